@@ -1,0 +1,384 @@
+"""The `hybrid` command line. A thin layer: heavy modules are imported inside the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hybrid_search import HybridError, __version__
+from hybrid_search.config import DEFAULT_INDEX, EsSettings, default_data_dir
+
+MODES = ("baseline", "lexical")
+
+
+class HybridGroup(click.Group):
+    """Reports expected failures as one line on stderr with a non-zero exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from elasticsearch import ApiError, TransportError
+
+        try:
+            return super().invoke(ctx)
+        except HybridError as exc:
+            _fail(str(exc))
+        except TransportError as exc:
+            url = ctx.obj.settings.url if ctx.obj else "the cluster"
+            _fail(f"lost the connection to Elasticsearch at {url} ({type(exc).__name__}); is it running? try `hybrid es up`")
+        except ApiError as exc:
+            _fail(f"Elasticsearch refused the request: {exc.meta.status} {exc.message}")
+        except KeyboardInterrupt:
+            _fail("interrupted; re-run the same command to resume", code=130)
+
+
+def _fail(message: str, code: int = 1):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class Context:
+    def __init__(self, es_url: str | None, index: str):
+        self.settings = EsSettings.from_env(es_url)
+        self.index = index
+
+    def client(self, request_timeout: float = 60.0):
+        from hybrid_search.es.client import connect
+
+        return connect(self.settings, request_timeout=request_timeout)
+
+    def require_index(self, client, index: str | None = None) -> str:
+        index = index or self.index
+        if not client.indices.exists(index=index):
+            raise HybridError(f"index or alias '{index}' not found at {self.settings.url}; build it with `hybrid index`")
+        return index
+
+
+def resolve_data(data: Path | None) -> Path:
+    data = data or default_data_dir()
+    if data is None:
+        raise HybridError("no data folder: pass --data DIR or set HYBRID_DATA (see `hybrid data download`)")
+    if not data.exists():
+        raise HybridError(f"data folder not found: {data}")
+    return data
+
+
+data_option = click.option(
+    "--data", type=click.Path(path_type=Path), envvar="HYBRID_DATA", default=None,
+    help="Data folder: corpus/*.jsonl.gz (or official CSN files), queries.csv, annotationStore.csv. "
+         "Default: $HYBRID_DATA, else ../shared/csn-python when present.",
+)
+
+
+@click.group(cls=HybridGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hybrid")
+@click.option("--es-url", envvar="HYBRID_ES_URL", default=None, metavar="URL",
+              help="Elasticsearch URL [env HYBRID_ES_URL; default http://127.0.0.1:9200]. Credentials come only "
+                   "from HYBRID_ES_API_KEY, or HYBRID_ES_USER/HYBRID_ES_PASSWORD; CA file from HYBRID_ES_CA_CERTS.")
+@click.option("--index", envvar="HYBRID_INDEX", default=DEFAULT_INDEX, show_default=True,
+              help="Alias to build and search [env HYBRID_INDEX].")
+@click.pass_context
+def cli(ctx: click.Context, es_url: str | None, index: str):
+    """Hybrid semantic code search for Python functions on Elasticsearch.
+
+    \b
+    Typical session:
+      hybrid es up          # install (once) and start a local Elasticsearch 8.12.2
+      hybrid index          # index the corpus behind the alias
+      hybrid search "read a csv file into a dataframe"
+      hybrid eval           # NDCG on the 99 CodeSearchNet queries, per mode
+    """
+    ctx.obj = Context(es_url, index)
+
+
+# ---------------------------------------------------------------- es
+
+
+@cli.group()
+def es():
+    """Manage a local single-node Elasticsearch (installed from npm, bound to 127.0.0.1)."""
+
+
+@es.command("up")
+@click.option("--port", default=9200, show_default=True, help="HTTP port on 127.0.0.1.")
+@click.option("--heap", default=None, help="JVM heap, e.g. 1g [env HYBRID_ES_HEAP; default 1g].")
+def es_up(port: int, heap: str | None):
+    """Install ES 8.12.2 once (sha512-checked), start it if needed and wait until healthy. Idempotent."""
+    from hybrid_search.es import local
+
+    local.up(port=port, heap=heap, echo=click.echo)
+
+
+@es.command("down")
+def es_down():
+    """Stop the node started by `hybrid es up` (only that process)."""
+    from hybrid_search.es import local
+
+    local.down(echo=click.echo)
+
+
+@es.command("status")
+@click.pass_obj
+def es_status(obj: Context):
+    """Say what is installed and running, and whether --es-url answers."""
+    from hybrid_search.es import local
+    from hybrid_search.es.client import connect
+
+    state = local.status()
+    click.echo(f"local install: {'yes' if state['installed'] else 'no'} ({state['home']})")
+    if state["pid"]:
+        click.echo(f"local node:    running, pid {state['pid']}, {state['url']}, ES {state['version']}, heap {state['heap']}")
+        click.echo(f"data path:     {state['data']}")
+    else:
+        click.echo("local node:    not running (start it with `hybrid es up`)")
+    try:
+        info = connect(obj.settings, request_timeout=5).info()
+        click.echo(f"--es-url:      {obj.settings.url} answers: ES {info['version']['number']}, cluster {info['cluster_name']}")
+    except HybridError:
+        click.echo(f"--es-url:      {obj.settings.url} does not answer")
+
+
+# ---------------------------------------------------------------- data
+
+
+@cli.group()
+def data():
+    """Inspect or fetch the CodeSearchNet data."""
+
+
+@data.command("info")
+@data_option
+def data_info(data: Path | None):
+    """Count functions per partition and annotated queries in the data folder."""
+    from collections import Counter
+
+    from hybrid_search.data.annotations import load_qrels, load_queries
+    from hybrid_search.data.corpus import ReadReport, read_corpus
+
+    folder = resolve_data(data)
+    report = ReadReport()
+    partitions = Counter(f.partition for f in read_corpus(folder, report))
+    click.echo(f"{folder}: {report.summary()}")
+    for name, count in sorted(partitions.items()):
+        click.echo(f"  {name or '(none)':<8} {count:>9,}")
+    if (folder / "queries.csv").exists():
+        click.echo(f"queries: {len(load_queries(folder / 'queries.csv'))}")
+    if (folder / "annotationStore.csv").exists():
+        qrels = load_qrels(folder / "annotationStore.csv")
+        click.echo(f"annotated python queries: {len(qrels)}, (query, url) pairs: {sum(map(len, qrels.values()))}")
+
+
+@data.command("download")
+@click.option("--to", "target", type=click.Path(path_type=Path), required=True, help="Folder to download into.")
+def data_download(target: Path):
+    """Download the official CSN Python corpus and annotations (needs internet; not needed with ../shared)."""
+    from hybrid_search.data.download import download_official
+
+    download_official(target, echo=click.echo)
+
+
+# ---------------------------------------------------------------- index
+
+
+@cli.command("index")
+@data_option
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Index only the first N functions (quick runs).")
+@click.option("--strict", is_flag=True, help="Stop at the first bad record instead of skipping and counting it.")
+@click.option("--rejects", type=click.Path(path_type=Path), default=None,
+              help="Where to list documents ES rejected (id and reason) [default: runs/rejects-<index>.tsv].")
+@click.option("--rebuild", is_flag=True, help="Build a new version even if the live one holds this corpus already.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_obj
+def index_cmd(obj: Context, data: Path | None, limit: int | None, strict: bool, rejects: Path | None, rebuild: bool,
+              progress: bool):
+    """Index the corpus into a new versioned index, then point the alias at it.
+
+    Re-running after a crash resumes the unfinished build (document ids come from urls, so nothing is
+    duplicated); the alias moves only once the new index holds every function that was read. If the live
+    index was already built from the same files, nothing is done (use --rebuild to force a new version).
+    """
+    from hybrid_search.pipeline.build import build_index
+
+    folder = resolve_data(data)
+    client = obj.client(request_timeout=120)
+    report = build_index(client, folder, obj.index, limit=limit, strict=strict, progress=progress, rebuild=rebuild)
+    if report.up_to_date:
+        click.echo(f"{obj.index} -> {report.index} already holds this corpus ({report.indexed:,} documents); "
+                   "nothing to do (--rebuild forces a new version)")
+        return
+    click.echo(report.read.summary())
+    if report.duplicates:
+        click.echo(f"{report.duplicates:,} records repeated an earlier url and were indexed once")
+    rate = report.indexed / report.seconds if report.seconds else 0
+    click.echo(f"{'resumed and finished' if report.resumed else 'built'} {report.index}: {report.indexed:,} documents "
+               f"in {report.seconds:.0f}s ({rate:,.0f} docs/s); alias {report.alias} -> {report.index}"
+               + (f" (was {report.previous}; delete old versions with `hybrid indices prune`)" if report.previous else ""))
+    if report.failed:
+        path = rejects or Path("runs") / f"rejects-{report.index}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{doc_id}\t{reason}\n" for doc_id, reason in report.failed))
+        _fail(f"{len(report.failed):,} documents were rejected by Elasticsearch; listed in {path}", code=3)
+
+
+@cli.group()
+def indices():
+    """List or prune the versioned indices behind the alias."""
+
+
+@indices.command("list")
+@click.pass_obj
+def indices_list(obj: Context):
+    """Versions of the alias, with document counts and which one is live."""
+    from hybrid_search.es.indexing import aliased_index, index_meta, versions
+
+    client = obj.client()
+    live = aliased_index(client, obj.index)
+    for name in versions(client, obj.index):
+        meta = index_meta(client, name)
+        count = client.count(index=name)["count"]
+        click.echo(f"{'*' if name == live else ' '} {name}  {count:>9,} docs  {meta.get('status', '?')}")
+
+
+@indices.command("prune")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+@click.pass_obj
+def indices_prune(obj: Context, yes: bool):
+    """Delete every version of the alias except the live one."""
+    from hybrid_search.es.indexing import aliased_index, versions
+
+    client = obj.client()
+    live = aliased_index(client, obj.index)
+    old = [name for name in versions(client, obj.index) if name != live]
+    if not old:
+        click.echo("nothing to prune")
+        return
+    if not yes:
+        click.confirm(f"delete {', '.join(old)}?", abort=True)
+    for name in old:
+        client.indices.delete(index=name)
+        click.echo(f"deleted {name}")
+
+
+# ---------------------------------------------------------------- search
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--mode", type=click.Choice(MODES), default="lexical", show_default=True)
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Results to show.")
+@click.option("--lines", type=click.IntRange(0, 100), default=4, show_default=True, help="Code lines shown per result.")
+@click.pass_obj
+def search_cmd(obj: Context, query: str, mode: str, k: int, lines: int):
+    """Search the index and print ranked functions."""
+    from hybrid_search.retrieval.lexical import LexicalRetriever
+
+    if not query.strip():
+        raise HybridError("the query is empty")
+    client = obj.client()
+    index = obj.require_index(client)
+    hits = LexicalRetriever(client, index, mode=mode).search(query, k=k)
+    if not hits:
+        click.echo("no results")
+    for rank, hit in enumerate(hits, start=1):
+        src = hit.source
+        click.secho(f"{rank:>3}. {src.get('func_name')}", bold=True, nl=False)
+        click.echo(f"  {src.get('repo')}/{src.get('path')}  score {hit.score:.2f}")
+        click.echo(f"     {hit.url}")
+        for line in src.get("code", "").splitlines()[:lines]:
+            click.echo(f"     | {line}")
+
+
+# ---------------------------------------------------------------- eval
+
+
+@cli.command("eval")
+@data_option
+@click.option("--modes", default=",".join(MODES), show_default=True, help="Comma-separated modes to run.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/eval"), show_default=True)
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=100, show_default=True, help="Results per query.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_obj
+def eval_cmd(obj: Context, data: Path | None, modes: str, out: Path, k: int, progress: bool):
+    """Run the annotated queries in each mode and print NDCG Within / All (CodeSearchNet's evaluator).
+
+    Writes OUT/<mode>/model_predictions.csv (CSN submission format) and OUT/results.json.
+    """
+    from hybrid_search.data.annotations import load_qrels, load_queries
+    from hybrid_search.pipeline.challenge import Challenge, format_table, run_mode, score_mode, write_results
+    from hybrid_search.retrieval.lexical import LexicalRetriever
+
+    wanted = [m.strip() for m in modes.split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in MODES]
+    if unknown:
+        raise HybridError(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    folder = resolve_data(data)
+    challenge = Challenge(load_queries(folder / "queries.csv"), load_qrels(folder / "annotationStore.csv"))
+    client = obj.client()
+    index = obj.require_index(client)
+    results: dict = {"index": index, "data": str(folder), "queries": len(challenge.queries), "k": k, "modes": {}}
+    for mode in wanted:
+        retriever = LexicalRetriever(client, index, mode=mode, source=["url", "func_name"])
+        ranked, latencies = run_mode(lambda q, n: retriever.search(q, k=n), challenge.queries, k, progress, mode)
+        results["modes"][mode] = score_mode(out, mode, challenge, challenge.queries, ranked, latencies, k)
+        if mode == "lexical":
+            results["modes"][mode]["params"] = retriever.params.to_dict()
+    path = write_results(out, results)
+    click.echo(format_table(results["modes"]))
+    click.echo(f"predictions in {out}/<mode>/model_predictions.csv; results in {path}")
+
+
+@cli.command("score")
+@click.argument("predictions", type=click.Path(path_type=Path))
+@click.option("--annotations", type=click.Path(path_type=Path), default=None,
+              help="annotationStore.csv [default: the data folder's].")
+@click.option("--language", default="python", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (means and per-query values).")
+@data_option
+def score_cmd(predictions: Path, annotations: Path | None, language: str, as_json: bool, data: Path | None):
+    """Score a CSN-format predictions CSV exactly as CodeSearchNet's relevanceeval.py does."""
+    from hybrid_search.data.annotations import load_qrels
+    from hybrid_search.data.predictions import read_predictions
+    from hybrid_search.evaluation import evaluate_ndcg
+
+    annotations = annotations or resolve_data(data) / "annotationStore.csv"
+    scores = evaluate_ndcg(read_predictions(predictions, language), load_qrels(annotations, language))
+    if as_json:
+        click.echo(json.dumps(scores, indent=2))
+    else:
+        click.echo(f"NDCG Within {scores['ndcg_within']:.4f}   NDCG All {scores['ndcg_all']:.4f}   "
+                   f"({scores['queries']} queries, {scores['coverage']:.1%} of annotated urls retrieved)")
+
+
+# ---------------------------------------------------------------- tune
+
+
+@cli.command("tune")
+@data_option
+@click.option("--queries", "n_queries", type=click.IntRange(10, 100000), default=1000, show_default=True,
+              help="Valid docstring queries to sample.")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--valid-index", default="csn-python-valid", show_default=True)
+@click.option("--write/--no-write", default=True, show_default=True, help="Save the best boosts for mode lexical.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_obj
+def tune_cmd(obj: Context, data: Path | None, n_queries: int, seed: int, valid_index: str, write: bool, progress: bool):
+    """Choose the lexical field boosts on the valid partition (docstring queries, target docstring masked).
+
+    Never looks at the annotated queries. Prints MRR for every candidate and writes the best (by pool MRR)
+    to hybrid_search/retrieval/lexical_params.json.
+    """
+    from hybrid_search.pipeline.tuning import tune_lexical
+
+    folder = resolve_data(data)
+    client = obj.client(request_timeout=120)
+    tune_lexical(client, folder, n_queries=n_queries, seed=seed, valid_index=valid_index, write=write,
+                 progress=progress, echo=click.echo)
+
+
+def main():
+    cli(prog_name="hybrid")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Data contracts and file I/O: functions (corpus), queries, relevance annotations, predictions."""

@@ -1,0 +1,35 @@
+"""Building the Elasticsearch client from settings, and turning connection failures into one clear line."""
+
+from __future__ import annotations
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from hybrid_search import HybridError
+from hybrid_search.config import EsSettings
+
+
+def connect(settings: EsSettings, request_timeout: float = 60.0, check: bool = True) -> Elasticsearch:
+    """A client for `settings`; with `check`, fail fast with a readable error if the cluster is not reachable."""
+    options: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3}
+    if settings.api_key:
+        options["api_key"] = settings.api_key
+    elif settings.username:
+        options["basic_auth"] = (settings.username, settings.password or "")
+    if settings.ca_certs:
+        options["ca_certs"] = settings.ca_certs
+    client = Elasticsearch(settings.url, **options)
+    if check:
+        ensure_reachable(client, settings.url)
+    return client
+
+
+def ensure_reachable(client: Elasticsearch, url: str) -> dict:
+    try:
+        return client.info()
+    except TransportError as exc:
+        raise HybridError(
+            f"Elasticsearch is not reachable at {url} ({type(exc).__name__}); "
+            "start a local node with `hybrid es up` or set --es-url / HYBRID_ES_URL"
+        ) from None
+    except ApiError as exc:
+        raise HybridError(f"Elasticsearch at {url} refused the request: {exc.meta.status} {exc.message}") from None

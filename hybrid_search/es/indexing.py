@@ -1,0 +1,145 @@
+"""Bulk indexing into a versioned index behind an alias.
+
+A build writes into `<alias>-v<timestamp>` with refresh disabled, checks the document count, then moves
+the alias in one atomic `_aliases` call: users keep searching the old version until the new one is whole.
+An interrupted build is resumed: its index is found by the `_meta.build` fingerprint of the data source,
+and since document ids derive from urls, re-sending documents overwrites instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch.helpers import streaming_bulk
+
+from hybrid_search import HybridError
+from hybrid_search.data.code import name_subtokens, strip_docstring
+from hybrid_search.data.types import Function
+from hybrid_search.es.mappings import index_body
+
+_VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,200}$")
+
+
+def validate_name(name: str) -> str:
+    """Index and alias names: lower-case letters, digits, `-` and `_` only (no wildcards, no system indices)."""
+    if not _VALID_NAME.match(name):
+        raise HybridError(f"invalid index name {name!r}: use lower-case letters, digits, '-' and '_'")
+    return name
+
+
+def document(function: Function, masked: bool = False) -> dict:
+    """The indexed source of one function. `masked` drops its docstring (valid-partition protocol)."""
+    return {
+        "url": function.url,
+        "repo": function.repo,
+        "sha": function.sha,
+        "path": function.path,
+        "start_line": function.start_line,
+        "end_line": function.end_line,
+        "language": function.language,
+        "partition": function.partition,
+        "masked": masked,
+        "func_name": function.func_name,
+        "name_subtokens": name_subtokens(function.func_name),
+        "docstring": "" if masked else function.docstring,
+        "code": strip_docstring(function.code) if masked else function.code,
+        "body": strip_docstring(function.code),
+    }
+
+
+def bulk_actions(functions: Iterable[Function], index: str) -> Iterator[dict]:
+    for function in functions:
+        yield {"_op_type": "index", "_index": index, "_id": function.doc_id, "_source": document(function)}
+
+
+@dataclass
+class BulkResult:
+    indexed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (id, reason)
+
+
+def bulk_load(client: Elasticsearch, actions: Iterable[dict], on_done: Callable[[int], None] = lambda n: None,
+              chunk_size: int = 500) -> BulkResult:
+    """Stream actions with retries on 429 back-pressure; collect per-document failures instead of raising."""
+    result = BulkResult()
+    for ok, item in streaming_bulk(
+        client, actions, chunk_size=chunk_size, max_chunk_bytes=20 * 1024 * 1024,
+        raise_on_error=False, raise_on_exception=True, max_retries=5, initial_backoff=1, max_backoff=30,
+    ):
+        if ok:
+            result.indexed += 1
+        else:
+            info = next(iter(item.values()))
+            result.failed.append((str(info.get("_id")), str(info.get("error"))[:500]))
+        on_done(1)
+    return result
+
+
+# ---------------------------------------------------------------- versions and alias
+
+
+def versions(client: Elasticsearch, alias: str) -> list[str]:
+    """All versioned indices of `alias`, oldest first."""
+    pattern = re.compile(rf"^{re.escape(alias)}-v\d{{14}}$")
+    names = client.indices.get(index=f"{alias}-v*", expand_wildcards="open", ignore_unavailable=True)
+    return sorted(name for name in names if pattern.match(name))
+
+
+def aliased_index(client: Elasticsearch, alias: str) -> str | None:
+    try:
+        return next(iter(client.indices.get_alias(name=alias)), None)
+    except NotFoundError:
+        return None
+
+
+def index_meta(client: Elasticsearch, index: str) -> dict:
+    """The `_meta` of an index's mapping (build fingerprint and status)."""
+    mapping = client.indices.get_mapping(index=index)
+    return next(iter(mapping.values()))["mappings"].get("_meta", {})
+
+
+def resumable_index(client: Elasticsearch, alias: str, build: dict) -> str | None:
+    """The newest unfinished version built from the same source, if any (so a crashed build resumes)."""
+    current = aliased_index(client, alias)
+    for name in reversed(versions(client, alias)):
+        if name == current:
+            continue
+        meta = index_meta(client, name)
+        if meta.get("status") == "building" and meta.get("build") == build:
+            return name
+    return None
+
+
+def create_version(client: Elasticsearch, alias: str, build: dict, body: dict | None = None) -> str:
+    """Create `<alias>-v<timestamp>` from es_mappings, with refresh off for the load."""
+    body = body or index_body()
+    name = f"{alias}-v{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
+    while client.indices.exists(index=name):
+        time.sleep(1)
+        name = f"{alias}-v{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
+    body["settings"]["refresh_interval"] = "-1"
+    body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "status": "building", "build": build}
+    client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+    return name
+
+
+def finish_version(client: Elasticsearch, index: str, alias: str, expected: int) -> str | None:
+    """Restore refresh, check the count, mark complete and point the alias at `index`. Returns the old index."""
+    client.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
+    client.indices.refresh(index=index)
+    count = client.count(index=index)["count"]
+    if count != expected:
+        raise HybridError(f"index {index} holds {count:,} documents, expected {expected:,}: alias {alias} left unchanged")
+    client.indices.put_mapping(index=index, meta={**index_meta(client, index), "status": "complete", "count": count})
+    old = aliased_index(client, alias)
+    if client.indices.exists(index=alias) and old is None:
+        raise HybridError(f"{alias} is a concrete index, not an alias: rename or delete it before building")
+    actions = [{"add": {"index": index, "alias": alias}}]
+    if old and old != index:
+        actions.insert(0, {"remove": {"index": old, "alias": alias}})
+    client.indices.update_aliases(actions=actions)
+    return old if old != index else None

@@ -1,0 +1,1 @@
+"""Stages composed one floor above data/, es/ and evaluation/: index a corpus, run the challenge, tune on valid."""

@@ -1,0 +1,98 @@
+"""Shared fixtures: a real Elasticsearch node (started once per session) and small generated data.
+
+Tests talk to the real node. If HYBRID_ES_URL answers it is used; otherwise the local node is installed
+(once, cached) and started with `hybrid es up`'s code. An absent ES is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hybrid_search.config import EsSettings
+from hybrid_search.es import local
+from hybrid_search.es.client import connect
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "csn-python"
+
+
+@pytest.fixture(scope="session")
+def es_settings() -> EsSettings:
+    settings = EsSettings.from_env()
+    try:
+        connect(settings, request_timeout=5)
+    except Exception:
+        os.environ.setdefault("HYBRID_ES_HEAP", "512m")
+        url = local.up(echo=lambda *_: None)
+        settings = EsSettings.from_env(url)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def es(es_settings):
+    return connect(es_settings)
+
+
+@pytest.fixture
+def index_name(es):
+    """A unique alias name for one test; every index it names is deleted afterwards."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    yield name
+    # The node refuses wildcard deletes (action.destructive_requires_name), so name each index.
+    for index in es.indices.get(index=f"{name}*", expand_wildcards="all"):
+        es.indices.delete(index=index)
+
+
+FUNCTIONS = [
+    ("read_csv_file", "Read a CSV file into a list of rows.", "import csv\nwith open(path) as f:\n    return list(csv.reader(f))"),
+    ("parseJsonConfig", "Parse a JSON configuration file.", "import json\nwith open(path) as f:\n    return json.load(f)"),
+    ("Sorter.sort_strings", "Sort a list of strings alphabetically.", "items = list(items)\nitems.sort()\nreturn items"),
+    ("int_to_str", "Convert an integer to a string.", "value = int(value)\nreturn str(value)\n"),
+    ("download_url", "Download a file from a url over HTTP.", "import urllib.request\nresponse = urllib.request.urlopen(url)\nreturn response.read()"),
+    ("PriorityQueue.push", "Push an item onto the priority queue.", "import heapq\nheapq.heappush(self.heap, (priority, item))\nself.size += 1"),
+]
+
+
+def make_function(i: int, name: str, doc: str, body: str, partition: str = "train", repo: str = "acme/tools") -> dict:
+    short = name.split(".")[-1]
+    indented = "\n".join("    " + line for line in body.splitlines())
+    code = f'def {short}(path, items=None, value=0, url="", priority=0, item=None):\n    """{doc}"""\n{indented}\n'
+    url = f"https://github.com/{repo}/blob/{'a' * 40}/src/mod{i}.py#L{10 * i + 1}-L{10 * i + 6}"
+    return {"url": url, "repo": repo, "sha": "a" * 40, "path": f"src/mod{i}.py", "func_name": name,
+            "start_line": 10 * i + 1, "end_line": 10 * i + 6, "code": code, "docstring": doc, "partition": partition}
+
+
+def write_jsonl_gz(path: Path, records: list, raw_lines: list[bytes] = ()) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as out:
+        for record in records:
+            out.write(json.dumps(record).encode() + b"\n")
+        for line in raw_lines:
+            out.write(line + b"\n")
+    return path
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    """A data folder laid out like ../shared/csn-python: corpus shards, queries.csv, annotationStore.csv."""
+    records = [make_function(i, *f) for i, f in enumerate(FUNCTIONS)]
+    write_jsonl_gz(tmp_path / "corpus" / "functions-000.jsonl.gz", records[:4])
+    write_jsonl_gz(tmp_path / "corpus" / "functions-001.jsonl.gz", records[4:])
+    with (tmp_path / "queries.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([["query"], ["read csv file"], ["priority queue"], ["convert int to string"]])
+    with (tmp_path / "annotationStore.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["Language", "Query", "GitHubUrl", "Relevance", "Notes"])
+        writer.writerow(["Python", "read csv file", records[0]["url"], 3, ""])
+        writer.writerow(["Python", "read csv file", records[1]["url"], 1, ""])
+        writer.writerow(["Python", "priority queue", records[5]["url"], 3, ""])
+        writer.writerow(["Python", "priority queue", records[5]["url"], 2, ""])
+        writer.writerow(["Python", "convert int to string", records[3]["url"], 2, ""])
+        writer.writerow(["Go", "read csv file", "https://github.com/x/y/blob/b/z.go#L1-L2", 3, ""])
+    return tmp_path

@@ -1,0 +1,73 @@
+"""The `hybrid` CLI end to end against the real node, and its one-line errors."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from hybrid_search.cli import cli
+
+
+@pytest.fixture
+def run(es_settings, index_name):
+    def invoke(*args, es_url=None):
+        runner = CliRunner()
+        return runner.invoke(cli, ["--es-url", es_url or es_settings.url, "--index", index_name, *args],
+                             catch_exceptions=False)
+    return invoke
+
+
+def test_index_search_eval_score(run, tiny_data, tmp_path):
+    indexed = run("index", "--data", str(tiny_data), "--no-progress")
+    assert indexed.exit_code == 0, indexed.output
+    assert "read 6 functions, skipped 0 bad records" in indexed.output
+
+    found = run("search", "read a csv file", "-k", "2")
+    assert found.exit_code == 0 and found.output.splitlines()[0].strip().startswith("1. read_csv_file")
+
+    out = tmp_path / "eval"
+    evaluated = run("eval", "--data", str(tiny_data), "--out", str(out), "--no-progress")
+    assert evaluated.exit_code == 0, evaluated.output
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["modes"]) == {"baseline", "lexical"}
+    for mode, scores in results["modes"].items():
+        assert 0.0 < scores["ndcg_all"] <= scores["ndcg_within"] <= 1.0
+        header, *rows = (out / mode / "model_predictions.csv").read_text().splitlines()
+        assert header == "query,language,identifier,url" and rows
+        scored = run("score", str(out / mode / "model_predictions.csv"), "--annotations",
+                     str(tiny_data / "annotationStore.csv"), "--json")
+        assert scored.exit_code == 0
+        again = json.loads(scored.output)
+        assert again["ndcg_within"] == pytest.approx(scores["ndcg_within"], abs=1e-12)
+        assert set(again["per_query"]) == {"read csv file", "priority queue", "convert int to string"}
+    assert "NDCG Within" in evaluated.output and "lexical" in evaluated.output
+
+
+def test_unreachable_cluster_is_one_line_and_nonzero(run, tiny_data):
+    result = run("search", "anything", es_url="http://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "not reachable at http://127.0.0.1:9" in result.output and "hybrid es up" in result.output
+
+
+def test_missing_index_and_empty_query_are_clear(run):
+    result = run("search", "read file")
+    assert result.exit_code == 1 and "not found" in result.output and "hybrid index" in result.output
+    assert "query is empty" in run("search", "   ").output
+
+
+def test_bad_data_and_bad_predictions(run, tmp_path):
+    missing = run("index", "--data", str(tmp_path / "nowhere"))
+    assert missing.exit_code == 1 and "data folder not found" in missing.output
+    bad = tmp_path / "p.csv"
+    bad.write_text("query,lang,url\n")
+    (tmp_path / "annotationStore.csv").write_text("Language,Query,GitHubUrl,Relevance\n")
+    scored = run("score", str(bad), "--annotations", str(tmp_path / "annotationStore.csv"))
+    assert scored.exit_code == 1 and "missing column 'language'" in scored.output
+
+
+def test_strict_index_stops_on_bad_record(run, tiny_data):
+    with open(tiny_data / "corpus" / "functions-001.jsonl", "w") as f:
+        f.write("{not json\n")
+    result = run("index", "--data", str(tiny_data), "--strict", "--no-progress")
+    assert result.exit_code == 1 and "functions-001.jsonl:1: malformed JSON" in result.output

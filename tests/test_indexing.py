@@ -1,0 +1,72 @@
+"""Integration with the real node: versioned builds behind an alias, idempotent re-runs, resume, search."""
+
+import pytest
+
+from conftest import make_function, write_jsonl_gz
+from hybrid_search import HybridError
+from hybrid_search.data.corpus import ReadReport, read_corpus
+from hybrid_search.es import indexing
+from hybrid_search.pipeline.build import build_index, source_fingerprint
+from hybrid_search.retrieval.lexical import LexicalRetriever
+
+
+def test_build_search_and_alias(es, tiny_data, index_name):
+    report = build_index(es, tiny_data, index_name, progress=False)
+    assert report.indexed == 6 and report.read.read == 6 and not report.failed
+    assert indexing.aliased_index(es, index_name) == report.index
+    assert es.count(index=index_name)["count"] == 6
+    for mode in ("baseline", "lexical"):
+        hits = LexicalRetriever(es, index_name, mode=mode).search("read csv file", k=3)
+        assert hits[0].func_name == "read_csv_file"
+    hits = LexicalRetriever(es, index_name).search("priority queue push", k=1)
+    assert hits[0].func_name == "PriorityQueue.push"
+
+
+def test_rebuild_swaps_alias_without_duplicates(es, tiny_data, index_name):
+    first = build_index(es, tiny_data, index_name, progress=False)
+    unchanged = build_index(es, tiny_data, index_name, progress=False)
+    assert unchanged.up_to_date and unchanged.index == first.index and unchanged.indexed == 6
+    second = build_index(es, tiny_data, index_name, progress=False, rebuild=True)
+    assert second.index != first.index and second.previous == first.index
+    assert indexing.aliased_index(es, index_name) == second.index
+    assert es.count(index=index_name)["count"] == 6
+    assert indexing.versions(es, index_name) == [first.index, second.index]
+
+
+def test_interrupted_build_is_resumed_into_the_same_index(es, tiny_data, index_name):
+    build = source_fingerprint(tiny_data, None)
+    partial = indexing.create_version(es, index_name, build)
+    functions = list(read_corpus(tiny_data, ReadReport()))[:3]
+    indexing.bulk_load(es, indexing.bulk_actions(functions, partial))  # then the "crash"
+    report = build_index(es, tiny_data, index_name, progress=False)
+    assert report.resumed and report.index == partial
+    assert es.count(index=index_name)["count"] == 6
+
+
+def test_failed_count_check_leaves_the_old_index_serving(es, tiny_data, index_name):
+    good = build_index(es, tiny_data, index_name, progress=False)
+    broken = indexing.create_version(es, index_name, {"source": "other"})
+    with pytest.raises(HybridError, match="alias .* left unchanged"):
+        indexing.finish_version(es, broken, index_name, expected=6)
+    assert indexing.aliased_index(es, index_name) == good.index
+
+
+def test_duplicate_urls_are_indexed_once_and_bad_records_counted(es, tmp_path, index_name):
+    record = make_function(1, "only_once", "Appears twice.", "return 1\nreturn 2")
+    write_jsonl_gz(tmp_path / "corpus" / "a.jsonl.gz", [record, record], raw_lines=[b"{broken"])
+    report = build_index(es, tmp_path, index_name, progress=False)
+    assert (report.indexed, report.duplicates, report.read.skipped) == (1, 1, 1)
+    assert es.count(index=index_name)["count"] == 1
+
+
+def test_query_syntax_characters_are_plain_text(es, tiny_data, index_name):
+    build_index(es, tiny_data, index_name, progress=False)
+    retriever = LexicalRetriever(es, index_name)
+    for text in ['"unclosed', "a* OR b:(c", "\\ / ) ] }", "read~2 csv^5", "x" * 10_000, "читать файл ✓"]:
+        assert isinstance(retriever.search(text, k=5), list)
+
+
+def test_invalid_alias_names_are_refused():
+    for name in ("Upper", "a*", "_system", "a b", ""):
+        with pytest.raises(HybridError, match="invalid index name"):
+            indexing.validate_name(name)

@@ -26,7 +26,9 @@ class HybridGroup(click.Group):
             _fail(str(exc))
         except TransportError as exc:
             url = ctx.obj.settings.url if ctx.obj else "the cluster"
-            _fail(f"lost the connection to Elasticsearch at {url} ({type(exc).__name__}); is it running? try `hybrid es up`")
+            _fail(
+                f"lost the connection to Elasticsearch at {url} ({type(exc).__name__}); is it running? try `hybrid es up`"
+            )
         except ApiError as exc:
             _fail(f"Elasticsearch refused the request: {exc.meta.status} {exc.message}")
         except KeyboardInterrupt:
@@ -51,7 +53,9 @@ class Context:
     def require_index(self, client, index: str | None = None) -> str:
         index = index or self.index
         if not client.indices.exists(index=index):
-            raise HybridError(f"index or alias '{index}' not found at {self.settings.url}; build it with `hybrid index`")
+            raise HybridError(
+                f"index or alias '{index}' not found at {self.settings.url}; build it with `hybrid index`"
+            )
         return index
 
 
@@ -65,19 +69,32 @@ def resolve_data(data: Path | None) -> Path:
 
 
 data_option = click.option(
-    "--data", type=click.Path(path_type=Path), envvar="HYBRID_DATA", default=None,
+    "--data",
+    type=click.Path(path_type=Path),
+    envvar="HYBRID_DATA",
+    default=None,
     help="Data folder: corpus/*.jsonl.gz (or official CSN files), queries.csv, annotationStore.csv. "
-         "Default: $HYBRID_DATA, else ../shared/csn-python when present.",
+    "Default: $HYBRID_DATA, else ../shared/csn-python when present.",
 )
 
 
 @click.group(cls=HybridGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hybrid")
-@click.option("--es-url", envvar="HYBRID_ES_URL", default=None, metavar="URL",
-              help="Elasticsearch URL [env HYBRID_ES_URL; default http://127.0.0.1:9200]. Credentials come only "
-                   "from HYBRID_ES_API_KEY, or HYBRID_ES_USER/HYBRID_ES_PASSWORD; CA file from HYBRID_ES_CA_CERTS.")
-@click.option("--index", envvar="HYBRID_INDEX", default=DEFAULT_INDEX, show_default=True,
-              help="Alias to build and search [env HYBRID_INDEX].")
+@click.option(
+    "--es-url",
+    envvar="HYBRID_ES_URL",
+    default=None,
+    metavar="URL",
+    help="Elasticsearch URL [env HYBRID_ES_URL; default http://127.0.0.1:9200]. Credentials come only "
+    "from HYBRID_ES_API_KEY, or HYBRID_ES_USER/HYBRID_ES_PASSWORD; CA file from HYBRID_ES_CA_CERTS.",
+)
+@click.option(
+    "--index",
+    envvar="HYBRID_INDEX",
+    default=DEFAULT_INDEX,
+    show_default=True,
+    help="Alias to build and search [env HYBRID_INDEX].",
+)
 @click.pass_context
 def cli(ctx: click.Context, es_url: str | None, index: str):
     """Hybrid semantic code search for Python functions on Elasticsearch.
@@ -128,13 +145,17 @@ def es_status(obj: Context):
     state = local.status()
     click.echo(f"local install: {'yes' if state['installed'] else 'no'} ({state['home']})")
     if state["pid"]:
-        click.echo(f"local node:    running, pid {state['pid']}, {state['url']}, ES {state['version']}, heap {state['heap']}")
+        click.echo(
+            f"local node:    running, pid {state['pid']}, {state['url']}, ES {state['version']}, heap {state['heap']}"
+        )
         click.echo(f"data path:     {state['data']}")
     else:
         click.echo("local node:    not running (start it with `hybrid es up`)")
     try:
         info = connect(obj.settings, request_timeout=5).info()
-        click.echo(f"--es-url:      {obj.settings.url} answers: ES {info['version']['number']}, cluster {info['cluster_name']}")
+        click.echo(
+            f"--es-url:      {obj.settings.url} answers: ES {info['version']['number']}, cluster {info['cluster_name']}"
+        )
     except HybridError:
         click.echo(f"--es-url:      {obj.settings.url} does not answer")
 
@@ -183,15 +204,28 @@ def data_download(target: Path):
 
 @cli.command("index")
 @data_option
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Index only the first N functions (quick runs).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Index only the first N functions (quick runs)."
+)
 @click.option("--strict", is_flag=True, help="Stop at the first bad record instead of skipping and counting it.")
-@click.option("--rejects", type=click.Path(path_type=Path), default=None,
-              help="Where to list documents ES rejected (id and reason) [default: runs/rejects-<index>.tsv].")
+@click.option(
+    "--rejects",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to list documents ES rejected (id and reason) [default: runs/rejects-<index>.tsv].",
+)
 @click.option("--rebuild", is_flag=True, help="Build a new version even if the live one holds this corpus already.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_obj
-def index_cmd(obj: Context, data: Path | None, limit: int | None, strict: bool, rejects: Path | None, rebuild: bool,
-              progress: bool):
+def index_cmd(
+    obj: Context,
+    data: Path | None,
+    limit: int | None,
+    strict: bool,
+    rejects: Path | None,
+    rebuild: bool,
+    progress: bool,
+):
     """Index the corpus into a new versioned index, then point the alias at it.
 
     Re-running after a crash resumes the unfinished build (document ids come from urls, so nothing is
@@ -204,16 +238,20 @@ def index_cmd(obj: Context, data: Path | None, limit: int | None, strict: bool, 
     client = obj.client(request_timeout=120)
     report = build_index(client, folder, obj.index, limit=limit, strict=strict, progress=progress, rebuild=rebuild)
     if report.up_to_date:
-        click.echo(f"{obj.index} -> {report.index} already holds this corpus ({report.indexed:,} documents); "
-                   "nothing to do (--rebuild forces a new version)")
+        click.echo(
+            f"{obj.index} -> {report.index} already holds this corpus ({report.indexed:,} documents); "
+            "nothing to do (--rebuild forces a new version)"
+        )
         return
     click.echo(report.read.summary())
     if report.duplicates:
         click.echo(f"{report.duplicates:,} records repeated an earlier url and were indexed once")
     rate = report.indexed / report.seconds if report.seconds else 0
-    click.echo(f"{'resumed and finished' if report.resumed else 'built'} {report.index}: {report.indexed:,} documents "
-               f"in {report.seconds:.0f}s ({rate:,.0f} docs/s); alias {report.alias} -> {report.index}"
-               + (f" (was {report.previous}; delete old versions with `hybrid indices prune`)" if report.previous else ""))
+    click.echo(
+        f"{'resumed and finished' if report.resumed else 'built'} {report.index}: {report.indexed:,} documents "
+        f"in {report.seconds:.0f}s ({rate:,.0f} docs/s); alias {report.alias} -> {report.index}"
+        + (f" (was {report.previous}; delete old versions with `hybrid indices prune`)" if report.previous else "")
+    )
     if report.failed:
         path = rejects or Path("runs") / f"rejects-{report.index}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,7 +357,7 @@ def eval_cmd(obj: Context, data: Path | None, modes: str, out: Path, k: int, pro
     results: dict = {"index": index, "data": str(folder), "queries": len(challenge.queries), "k": k, "modes": {}}
     for mode in wanted:
         retriever = LexicalRetriever(client, index, mode=mode, source=["url", "func_name"])
-        ranked, latencies = run_mode(lambda q, n: retriever.search(q, k=n), challenge.queries, k, progress, mode)
+        ranked, latencies = run_mode(retriever.search, challenge.queries, k, progress, mode)
         results["modes"][mode] = score_mode(out, mode, challenge, challenge.queries, ranked, latencies, k)
         if mode == "lexical":
             results["modes"][mode]["params"] = retriever.params.to_dict()
@@ -330,8 +368,12 @@ def eval_cmd(obj: Context, data: Path | None, modes: str, out: Path, k: int, pro
 
 @cli.command("score")
 @click.argument("predictions", type=click.Path(path_type=Path))
-@click.option("--annotations", type=click.Path(path_type=Path), default=None,
-              help="annotationStore.csv [default: the data folder's].")
+@click.option(
+    "--annotations",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="annotationStore.csv [default: the data folder's].",
+)
 @click.option("--language", default="python", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (means and per-query values).")
 @data_option
@@ -346,8 +388,10 @@ def score_cmd(predictions: Path, annotations: Path | None, language: str, as_jso
     if as_json:
         click.echo(json.dumps(scores, indent=2))
     else:
-        click.echo(f"NDCG Within {scores['ndcg_within']:.4f}   NDCG All {scores['ndcg_all']:.4f}   "
-                   f"({scores['queries']} queries, {scores['coverage']:.1%} of annotated urls retrieved)")
+        click.echo(
+            f"NDCG Within {scores['ndcg_within']:.4f}   NDCG All {scores['ndcg_all']:.4f}   "
+            f"({scores['queries']} queries, {scores['coverage']:.1%} of annotated urls retrieved)"
+        )
 
 
 # ---------------------------------------------------------------- tune
@@ -355,8 +399,14 @@ def score_cmd(predictions: Path, annotations: Path | None, language: str, as_jso
 
 @cli.command("tune")
 @data_option
-@click.option("--queries", "n_queries", type=click.IntRange(10, 100000), default=1000, show_default=True,
-              help="Valid docstring queries to sample.")
+@click.option(
+    "--queries",
+    "n_queries",
+    type=click.IntRange(10, 100000),
+    default=1000,
+    show_default=True,
+    help="Valid docstring queries to sample.",
+)
 @click.option("--seed", default=13, show_default=True)
 @click.option("--valid-index", default="csn-python-valid", show_default=True)
 @click.option("--write/--no-write", default=True, show_default=True, help="Save the best boosts for mode lexical.")
@@ -372,8 +422,16 @@ def tune_cmd(obj: Context, data: Path | None, n_queries: int, seed: int, valid_i
 
     folder = resolve_data(data)
     client = obj.client(request_timeout=120)
-    tune_lexical(client, folder, n_queries=n_queries, seed=seed, valid_index=valid_index, write=write,
-                 progress=progress, echo=click.echo)
+    tune_lexical(
+        client,
+        folder,
+        n_queries=n_queries,
+        seed=seed,
+        valid_index=valid_index,
+        write=write,
+        progress=progress,
+        echo=click.echo,
+    )
 
 
 def main():

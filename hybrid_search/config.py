@@ -26,7 +26,7 @@ class EsSettings:
     ca_certs: str | None = None
 
     @classmethod
-    def from_env(cls, url: str | None = None) -> "EsSettings":
+    def from_env(cls, url: str | None = None) -> EsSettings:
         env = os.environ
         return cls(
             url=url or env.get("HYBRID_ES_URL") or DEFAULT_ES_URL,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hybrid_search import HybridError
 from hybrid_search.config import EsSettings
 from hybrid_search.es import local
 from hybrid_search.es.client import connect
@@ -27,7 +28,7 @@ def es_settings() -> EsSettings:
     settings = EsSettings.from_env()
     try:
         connect(settings, request_timeout=5)
-    except Exception:
+    except HybridError:
         os.environ.setdefault("HYBRID_ES_HEAP", "512m")
         url = local.up(echo=lambda *_: None)
         settings = EsSettings.from_env(url)
@@ -50,12 +51,32 @@ def index_name(es):
 
 
 FUNCTIONS = [
-    ("read_csv_file", "Read a CSV file into a list of rows.", "import csv\nwith open(path) as f:\n    return list(csv.reader(f))"),
-    ("parseJsonConfig", "Parse a JSON configuration file.", "import json\nwith open(path) as f:\n    return json.load(f)"),
-    ("Sorter.sort_strings", "Sort a list of strings alphabetically.", "items = list(items)\nitems.sort()\nreturn items"),
+    (
+        "read_csv_file",
+        "Read a CSV file into a list of rows.",
+        "import csv\nwith open(path) as f:\n    return list(csv.reader(f))",
+    ),
+    (
+        "parseJsonConfig",
+        "Parse a JSON configuration file.",
+        "import json\nwith open(path) as f:\n    return json.load(f)",
+    ),
+    (
+        "Sorter.sort_strings",
+        "Sort a list of strings alphabetically.",
+        "items = list(items)\nitems.sort()\nreturn items",
+    ),
     ("int_to_str", "Convert an integer to a string.", "value = int(value)\nreturn str(value)\n"),
-    ("download_url", "Download a file from a url over HTTP.", "import urllib.request\nresponse = urllib.request.urlopen(url)\nreturn response.read()"),
-    ("PriorityQueue.push", "Push an item onto the priority queue.", "import heapq\nheapq.heappush(self.heap, (priority, item))\nself.size += 1"),
+    (
+        "download_url",
+        "Download a file from a url over HTTP.",
+        "import urllib.request\nresponse = urllib.request.urlopen(url)\nreturn response.read()",
+    ),
+    (
+        "PriorityQueue.push",
+        "Push an item onto the priority queue.",
+        "import heapq\nheapq.heappush(self.heap, (priority, item))\nself.size += 1",
+    ),
 ]
 
 
@@ -64,8 +85,18 @@ def make_function(i: int, name: str, doc: str, body: str, partition: str = "trai
     indented = "\n".join("    " + line for line in body.splitlines())
     code = f'def {short}(path, items=None, value=0, url="", priority=0, item=None):\n    """{doc}"""\n{indented}\n'
     url = f"https://github.com/{repo}/blob/{'a' * 40}/src/mod{i}.py#L{10 * i + 1}-L{10 * i + 6}"
-    return {"url": url, "repo": repo, "sha": "a" * 40, "path": f"src/mod{i}.py", "func_name": name,
-            "start_line": 10 * i + 1, "end_line": 10 * i + 6, "code": code, "docstring": doc, "partition": partition}
+    return {
+        "url": url,
+        "repo": repo,
+        "sha": "a" * 40,
+        "path": f"src/mod{i}.py",
+        "func_name": name,
+        "start_line": 10 * i + 1,
+        "end_line": 10 * i + 6,
+        "code": code,
+        "docstring": doc,
+        "partition": partition,
+    }
 
 
 def write_jsonl_gz(path: Path, records: list, raw_lines: list[bytes] = ()) -> Path:

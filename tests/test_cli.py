@@ -12,8 +12,10 @@ from hybrid_search.cli import cli
 def run(es_settings, index_name):
     def invoke(*args, es_url=None):
         runner = CliRunner()
-        return runner.invoke(cli, ["--es-url", es_url or es_settings.url, "--index", index_name, *args],
-                             catch_exceptions=False)
+        return runner.invoke(
+            cli, ["--es-url", es_url or es_settings.url, "--index", index_name, *args], catch_exceptions=False
+        )
+
     return invoke
 
 
@@ -34,8 +36,13 @@ def test_index_search_eval_score(run, tiny_data, tmp_path):
         assert 0.0 < scores["ndcg_all"] <= scores["ndcg_within"] <= 1.0
         header, *rows = (out / mode / "model_predictions.csv").read_text().splitlines()
         assert header == "query,language,identifier,url" and rows
-        scored = run("score", str(out / mode / "model_predictions.csv"), "--annotations",
-                     str(tiny_data / "annotationStore.csv"), "--json")
+        scored = run(
+            "score",
+            str(out / mode / "model_predictions.csv"),
+            "--annotations",
+            str(tiny_data / "annotationStore.csv"),
+            "--json",
+        )
         assert scored.exit_code == 0
         again = json.loads(scored.output)
         assert again["ndcg_within"] == pytest.approx(scores["ndcg_within"], abs=1e-12)

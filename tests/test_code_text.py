@@ -7,7 +7,11 @@ def test_strip_docstring_keeps_signature_comments_and_body():
     code = '@cache(size=2)\ndef f(a, b=(1, 2)) -> dict:\n    """Read a csv file.\n\n    More."""\n    # note\n    return {"a": a}\n'
     stripped = strip_docstring(code)
     assert "Read a csv" not in stripped and "More." not in stripped
-    assert stripped.startswith("@cache(size=2)\ndef f(a, b=(1, 2)) -> dict:") and "# note" in stripped and 'return {"a": a}' in stripped
+    assert (
+        stripped.startswith("@cache(size=2)\ndef f(a, b=(1, 2)) -> dict:")
+        and "# note" in stripped
+        and 'return {"a": a}' in stripped
+    )
 
 
 def test_strip_docstring_on_python2_and_raw_strings():

@@ -1,8 +1,8 @@
 """Integration with the real node: versioned builds behind an alias, idempotent re-runs, resume, search."""
 
 import pytest
-
 from conftest import make_function, write_jsonl_gz
+
 from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.es import indexing

@@ -4,7 +4,8 @@ import csv
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hybrid_search.data.annotations import load_qrels
 from hybrid_search.data.predictions import read_predictions, write_predictions
@@ -13,18 +14,22 @@ from hybrid_search.evaluation.ndcg import dcg, ideal_dcg
 
 # a: 3, b: mean(1, 2) = 1.5, c: 0.  Gains: a 7, b 2**1.5 - 1 = 1.8284271, c 0.
 RELEVANCE = {"a": 3.0, "b": 1.5, "c": 0.0}
-GAIN_B = 2 ** 1.5 - 1
+GAIN_B = 2**1.5 - 1
 IDEAL = 7 + GAIN_B / math.log2(3)  # a at rank 1, b at rank 2, c adds nothing
 
 
 def test_within_skips_unannotated_urls_without_advancing_rank():
     # x is unannotated: Within ranks b 1st and a 2nd.
-    assert query_ndcg(["x", "b", "a", "y"], RELEVANCE, within=True) == pytest.approx((GAIN_B + 7 / math.log2(3)) / IDEAL, abs=1e-12)
+    assert query_ndcg(["x", "b", "a", "y"], RELEVANCE, within=True) == pytest.approx(
+        (GAIN_B + 7 / math.log2(3)) / IDEAL, abs=1e-12
+    )
 
 
 def test_all_counts_unannotated_urls_as_zero_gain_ranks():
     # x takes rank 1, b rank 2, a rank 3.
-    assert query_ndcg(["x", "b", "a", "y"], RELEVANCE, within=False) == pytest.approx((GAIN_B / math.log2(3) + 7 / 2) / IDEAL, abs=1e-12)
+    assert query_ndcg(["x", "b", "a", "y"], RELEVANCE, within=False) == pytest.approx(
+        (GAIN_B / math.log2(3) + 7 / 2) / IDEAL, abs=1e-12
+    )
 
 
 def test_annotated_zero_relevance_url_advances_rank_in_both_variants():
@@ -52,9 +57,15 @@ def test_duplicate_annotations_are_averaged_and_queries_lower_cased(tmp_path):
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["Language", "Query", "GitHubUrl", "Relevance", "Notes"])
-        writer.writerows([["Python", "Sort List", "u1", 1, ""], ["Python", "Sort List", "u1", 2, ""],
-                          ["Python", "Sort List", "u2", 3, "n"], ["Java", "Sort List", "u3", 3, ""],
-                          ["Python", "Sort List", "u4", "", "no grade"]])
+        writer.writerows(
+            [
+                ["Python", "Sort List", "u1", 1, ""],
+                ["Python", "Sort List", "u1", 2, ""],
+                ["Python", "Sort List", "u2", 3, "n"],
+                ["Java", "Sort List", "u3", 3, ""],
+                ["Python", "Sort List", "u4", "", "no grade"],
+            ]
+        )
     assert load_qrels(path) == {"sort list": {"u1": 1.5, "u2": 3.0}}
 
 
@@ -83,8 +94,10 @@ def test_shared_annotations_match_the_documented_counts():
     assert len({url for v in qrels.values() for url in v}) == 974
 
 
-@given(st.dictionaries(st.sampled_from("abcdefgh"), st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0]), min_size=1),
-       st.lists(st.sampled_from("abcdefghxyz"), max_size=12))
+@given(
+    st.dictionaries(st.sampled_from("abcdefgh"), st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0]), min_size=1),
+    st.lists(st.sampled_from("abcdefghxyz"), max_size=12),
+)
 def test_ndcg_bounds_and_within_dominates_all(relevance, ranking):
     within = query_ndcg(ranking, relevance, within=True)
     full = query_ndcg(ranking, relevance, within=False)

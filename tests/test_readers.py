@@ -1,21 +1,29 @@
 """Corpus readers: both JSON formats, the dedupe pickle, and bad input reported with file:line."""
 
-import gzip
-import json
 import pickle
 
 import pytest
-
 from conftest import SHARED, make_function, write_jsonl_gz
+
 from hybrid_search.data.corpus import DataError, ReadReport, corpus_files, read_corpus, read_jsonl
 
 
 def test_reads_shared_format_and_official_format(tmp_path):
     shared = make_function(1, "load", "Load it.", "return 1\nreturn 2")
-    official = {"repo": "o/r", "path": "p.py", "func_name": "C.run", "original_string": "def run(self):\n    pass",
-                "language": "python", "code": "def run(self):\n    pass", "code_tokens": ["def"], "docstring": "",
-                "docstring_tokens": [], "sha": "b" * 40, "partition": "valid",
-                "url": f"https://github.com/o/r/blob/{'b' * 40}/p.py#L3-L4"}
+    official = {
+        "repo": "o/r",
+        "path": "p.py",
+        "func_name": "C.run",
+        "original_string": "def run(self):\n    pass",
+        "language": "python",
+        "code": "def run(self):\n    pass",
+        "code_tokens": ["def"],
+        "docstring": "",
+        "docstring_tokens": [],
+        "sha": "b" * 40,
+        "partition": "valid",
+        "url": f"https://github.com/o/r/blob/{'b' * 40}/p.py#L3-L4",
+    }
     path = write_jsonl_gz(tmp_path / "c.jsonl.gz", [shared, official])
     report = ReadReport()
     functions = list(read_jsonl(path, report))
@@ -28,14 +36,23 @@ def test_bad_lines_are_skipped_counted_and_located(tmp_path):
     good = make_function(1, "ok", "Fine.", "return 1")
     no_url = {k: v for k, v in make_function(2, "nourl", "x", "y").items() if k != "url"}
     wrong_type = {**make_function(3, "wrong", "x", "y"), "docstring": 42}
-    path = write_jsonl_gz(tmp_path / "bad.jsonl.gz", [good, no_url, wrong_type],
-                          raw_lines=[b"{not json", b'{"url": "\xff\xfe"}', b"[1, 2]"])
+    path = write_jsonl_gz(
+        tmp_path / "bad.jsonl.gz",
+        [good, no_url, wrong_type],
+        raw_lines=[b"{not json", b'{"url": "\xff\xfe"}', b"[1, 2]"],
+    )
     report = ReadReport()
     functions = list(read_jsonl(path, report))
     assert [f.func_name for f in functions] == ["ok"]
     assert report.skipped == 5
     text = "\n".join(report.problems)
-    for line, reason in [(2, "url"), (3, "docstring"), (4, "malformed JSON"), (5, "invalid UTF-8"), (6, "not a JSON object")]:
+    for line, reason in [
+        (2, "url"),
+        (3, "docstring"),
+        (4, "malformed JSON"),
+        (5, "invalid UTF-8"),
+        (6, "not a JSON object"),
+    ]:
         assert f"bad.jsonl.gz:{line}: " in text and reason in text.split(f"bad.jsonl.gz:{line}: ")[1].split("\n")[0]
 
 
@@ -66,12 +83,27 @@ def test_missing_file_and_empty_folder_give_one_clear_error(tmp_path):
 def test_dedupe_pickle_with_partitions_from_splits(tmp_path):
     url = f"https://github.com/o/r/blob/{'c' * 40}/m.py#L1-L3"
     definitions = [
-        {"nwo": "o/r", "path": "m.py", "identifier": "m.f", "function": "def f():\n    return 1\n", "docstring": "",
-         "url": url, "language": "python", "function_tokens": ["def", "f"]},
+        {
+            "nwo": "o/r",
+            "path": "m.py",
+            "identifier": "m.f",
+            "function": "def f():\n    return 1\n",
+            "docstring": "",
+            "url": url,
+            "language": "python",
+            "function_tokens": ["def", "f"],
+        },
         {"nwo": "o/r", "identifier": "broken"},  # no url/path: skipped
     ]
     (tmp_path / "python_dedupe_definitions_v2.pkl").write_bytes(pickle.dumps(definitions))
-    split = {"repo": "o/r", "path": "m.py", "func_name": "m.f", "code": "def f(): pass", "url": url, "partition": "test"}
+    split = {
+        "repo": "o/r",
+        "path": "m.py",
+        "func_name": "m.f",
+        "code": "def f(): pass",
+        "url": url,
+        "partition": "test",
+    }
     write_jsonl_gz(tmp_path / "python" / "final" / "jsonl" / "test" / "python_test_0.jsonl.gz", [split])
     report = ReadReport()
     functions = list(read_corpus(tmp_path, report))
@@ -80,7 +112,7 @@ def test_dedupe_pickle_with_partitions_from_splits(tmp_path):
 
 
 def test_shared_shard_first_records_parse():
-    path = sorted((SHARED / "corpus").glob("*.jsonl.gz"))[0]
+    path = min((SHARED / "corpus").glob("*.jsonl.gz"))
     report = ReadReport()
     functions = [f for _, f in zip(range(200), read_jsonl(path, report))]
     assert len(functions) == 200 and report.skipped == 0

@@ -1,6 +1,7 @@
 """The valid-partition protocol: query filters, masking of the target, and MRR through the real node."""
 
 from conftest import FUNCTIONS, make_function
+
 from hybrid_search.data.corpus import function_from_record
 from hybrid_search.pipeline import valid
 from hybrid_search.retrieval.lexical import LexicalRetriever
@@ -29,7 +30,7 @@ def test_masked_target_is_found_without_its_docstring(es, index_name):
     assert masked["docstring"] == "" and queries[0].text not in masked["code"]
 
     retriever = LexicalRetriever(es, name, source=False)
-    search = lambda texts, k, filters: retriever.search_many(texts, k=k, filters=filters)  # noqa: E731
+    search = lambda texts, k, filters: retriever.search_many(texts, k=k, filters=filters)
     result = valid.evaluate_valid(search, queries)
     assert 0.5 < result["mrr_csn"] <= 1.0 and 0.5 < result["mrr_pool"] <= 1.0
     # Each pool search sees exactly one version of its target: the masked copy.

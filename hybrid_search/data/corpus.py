@@ -113,8 +113,9 @@ def read_jsonl(path: Path, report: ReadReport, strict: bool = False) -> Iterator
         report.reject(f"{path}:{line_no + 1}", f"truncated or corrupt gzip ({exc}); rest of file skipped", strict)
 
 
-def read_dedupe_pickle(path: Path, report: ReadReport, strict: bool = False,
-                       partitions: dict[str, str] | None = None) -> Iterator[Function]:
+def read_dedupe_pickle(
+    path: Path, report: ReadReport, strict: bool = False, partitions: dict[str, str] | None = None
+) -> Iterator[Function]:
     """Functions of the official `python_dedupe_definitions_v2.pkl` (a pickled list of dicts).
 
     Only unpickle files you trust: pickle can run code. The official file is the only expected input.

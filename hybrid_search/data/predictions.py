@@ -26,8 +26,9 @@ def write_predictions(path: Path, rows: Iterable[tuple[str, str, str, str]]) -> 
     return count
 
 
-def read_predictions(path: Path, language: str = "python",
-                     max_per_query: int = CSN_MAX_ROWS_PER_QUERY) -> dict[str, list[str]]:
+def read_predictions(
+    path: Path, language: str = "python", max_per_query: int = CSN_MAX_ROWS_PER_QUERY
+) -> dict[str, list[str]]:
     """Ranked urls per lower-cased query for one language, capped at `max_per_query` rows (CSN reads 300)."""
     try:
         handle = path.open(newline="", encoding="utf-8")

@@ -62,13 +62,24 @@ class BulkResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (id, reason)
 
 
-def bulk_load(client: Elasticsearch, actions: Iterable[dict], on_done: Callable[[int], None] = lambda n: None,
-              chunk_size: int = 500) -> BulkResult:
+def bulk_load(
+    client: Elasticsearch,
+    actions: Iterable[dict],
+    on_done: Callable[[int], None] = lambda n: None,
+    chunk_size: int = 500,
+) -> BulkResult:
     """Stream actions with retries on 429 back-pressure; collect per-document failures instead of raising."""
     result = BulkResult()
     for ok, item in streaming_bulk(
-        client, actions, chunk_size=chunk_size, max_chunk_bytes=20 * 1024 * 1024,
-        raise_on_error=False, raise_on_exception=True, max_retries=5, initial_backoff=1, max_backoff=30,
+        client,
+        actions,
+        chunk_size=chunk_size,
+        max_chunk_bytes=20 * 1024 * 1024,
+        raise_on_error=False,
+        raise_on_exception=True,
+        max_retries=5,
+        initial_backoff=1,
+        max_backoff=30,
     ):
         if ok:
             result.indexed += 1
@@ -133,7 +144,9 @@ def finish_version(client: Elasticsearch, index: str, alias: str, expected: int)
     client.indices.refresh(index=index)
     count = client.count(index=index)["count"]
     if count != expected:
-        raise HybridError(f"index {index} holds {count:,} documents, expected {expected:,}: alias {alias} left unchanged")
+        raise HybridError(
+            f"index {index} holds {count:,} documents, expected {expected:,}: alias {alias} left unchanged"
+        )
     client.indices.put_mapping(index=index, meta={**index_meta(client, index), "status": "complete", "count": count})
     old = aliased_index(client, alias)
     if client.indices.exists(index=alias) and old is None:

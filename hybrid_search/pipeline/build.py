@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import itertools
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from tqdm import tqdm
 from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, corpus_files, count_records, read_corpus
 from hybrid_search.es import indexing
+
 
 @dataclass
 class BuildReport:
@@ -28,6 +29,7 @@ class BuildReport:
     up_to_date: bool = False
     seconds: float = 0.0
 
+
 def source_fingerprint(source: Path, limit: int | None) -> dict:
     """Identifies a build's input (files, sizes, mtimes, limit) so an interrupted build can be resumed."""
     digest = hashlib.sha1()
@@ -36,8 +38,16 @@ def source_fingerprint(source: Path, limit: int | None) -> dict:
         digest.update(f"{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}".encode())
     return {"source": str(source.resolve()), "files": digest.hexdigest(), "limit": limit or 0}
 
-def build_index(client: Elasticsearch, source: Path, alias: str, limit: int | None = None,
-                strict: bool = False, progress: bool = True, rebuild: bool = False) -> BuildReport:
+
+def build_index(
+    client: Elasticsearch,
+    source: Path,
+    alias: str,
+    limit: int | None = None,
+    strict: bool = False,
+    progress: bool = True,
+    rebuild: bool = False,
+) -> BuildReport:
     """Index every function at `source` (or the first `limit`) behind `alias`; resumes a crashed build.
 
     Does nothing (`up_to_date`) when the live index was completed from the same files, unless `rebuild`.
@@ -49,7 +59,9 @@ def build_index(client: Elasticsearch, source: Path, alias: str, limit: int | No
     if live and not rebuild:
         meta = indexing.index_meta(client, live)
         if meta.get("status") == "complete" and meta.get("build") == build:
-            return BuildReport(index=live, alias=alias, read=ReadReport(), indexed=meta.get("count", 0), up_to_date=True)
+            return BuildReport(
+                index=live, alias=alias, read=ReadReport(), indexed=meta.get("count", 0), up_to_date=True
+            )
     index = indexing.resumable_index(client, alias, build)
     resumed = index is not None
     index = index or indexing.create_version(client, alias, build)

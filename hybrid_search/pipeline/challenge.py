@@ -23,12 +23,14 @@ class Challenge:
     qrels: dict[str, dict[str, float]]
 
 
-def run_mode(search, queries: list[str], k: int, progress: bool = True, desc: str = "") -> tuple[list[list[Hit]], list[float]]:
+def run_mode(
+    search, queries: list[str], k: int, progress: bool = True, desc: str = ""
+) -> tuple[list[list[Hit]], list[float]]:
     """Ranked hits per query, one request at a time so that per-query latency is measured honestly."""
     ranked, latencies = [], []
     for query in tqdm(queries, desc=desc, unit=" q", disable=not progress):
         started = time.perf_counter()
-        ranked.append(search(query, k))
+        ranked.append(search(query, k=k))
         latencies.append((time.perf_counter() - started) * 1000)
     return ranked, latencies
 
@@ -39,8 +41,15 @@ def prediction_rows(queries: list[str], ranked: list[list[Hit]]):
             yield (query, LANGUAGE, hit.func_name, hit.url)
 
 
-def score_mode(out_dir: Path, mode: str, challenge: Challenge, queries: list[str], ranked: list[list[Hit]],
-               latencies: list[float], k: int) -> dict:
+def score_mode(
+    out_dir: Path,
+    mode: str,
+    challenge: Challenge,
+    queries: list[str],
+    ranked: list[list[Hit]],
+    latencies: list[float],
+    k: int,
+) -> dict:
     """Write `<out>/<mode>/model_predictions.csv` and score it through the same reader as `hybrid score`."""
     path = out_dir / mode / "model_predictions.csv"
     write_predictions(path, prediction_rows(queries, ranked))
@@ -67,9 +76,10 @@ def write_results(out_dir: Path, results: dict) -> Path:
 
 
 def format_table(modes: dict[str, dict]) -> str:
-    lines = [f"{'mode':<10} {'NDCG Within':>12} {'NDCG All':>10} {'coverage':>9} {'p50 ms':>8}",
-             "-" * 53]
+    lines = [f"{'mode':<10} {'NDCG Within':>12} {'NDCG All':>10} {'coverage':>9} {'p50 ms':>8}", "-" * 53]
     for mode, r in modes.items():
-        lines.append(f"{mode:<10} {r['ndcg_within']:>12.4f} {r['ndcg_all']:>10.4f} {r['coverage']:>9.3f} "
-                     f"{r['latency_ms_p50']:>8.1f}")
+        lines.append(
+            f"{mode:<10} {r['ndcg_within']:>12.4f} {r['ndcg_all']:>10.4f} {r['coverage']:>9.3f} "
+            f"{r['latency_ms_p50']:>8.1f}"
+        )
     return "\n".join(lines)

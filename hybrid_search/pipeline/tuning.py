@@ -34,21 +34,35 @@ def stages() -> list[Callable[[LexicalParams], list[LexicalParams]]]:
     weight can only push the target down, and a search over it answers 0 (a first grid did: best pool MRR
     0.350 without docstrings, 0.287 with weight 1). That measures the protocol, not how docstrings help real queries.
     """
+
     def with_fields(params: LexicalParams, **boosts) -> LexicalParams:
         return replace(params, fields={**params.fields, **boosts})
 
     return [
-        lambda best: [replace(best, type=t, tie_breaker=tb, fields=fields)
-                      for t, tb in (("most_fields", None), ("best_fields", 0.3))
-                      for fields in (best.fields,
-                                     {("body.stem" if k == "body" else k): v for k, v in best.fields.items()})],
-        lambda best: [with_fields(best, func_name=n, **{body_field(best): b}) for n in (1.0, 2.0, 4.0) for b in (0.5, 1.0, 2.0)],
-        lambda best: [with_fields(best, **{"path.text": p, "docstring.code": c}) for p in (0.0, 0.5, 1.0) for c in (0.0, 0.5)],
+        lambda best: [
+            replace(best, type=t, tie_breaker=tb, fields=fields)
+            for t, tb in (("most_fields", None), ("best_fields", 0.3))
+            for fields in (best.fields, {("body.stem" if k == "body" else k): v for k, v in best.fields.items()})
+        ],
+        lambda best: [
+            with_fields(best, func_name=n, **{body_field(best): b}) for n in (1.0, 2.0, 4.0) for b in (0.5, 1.0, 2.0)
+        ],
+        lambda best: [
+            with_fields(best, **{"path.text": p, "docstring.code": c}) for p in (0.0, 0.5, 1.0) for c in (0.0, 0.5)
+        ],
     ]
 
 
-def tune_lexical(client: Elasticsearch, folder: Path, n_queries: int, seed: int, valid_index: str, write: bool,
-                 progress: bool, echo=print) -> dict:
+def tune_lexical(
+    client: Elasticsearch,
+    folder: Path,
+    n_queries: int,
+    seed: int,
+    valid_index: str,
+    write: bool,
+    progress: bool,
+    echo=print,
+) -> dict:
     functions = valid.valid_functions(folder)
     queries = valid.sample_queries(functions, n_queries, seed, annotated_urls(folder))
     echo(f"valid partition: {len(functions):,} functions, {len(queries):,} docstring queries (seed {seed})")
@@ -96,5 +110,7 @@ def _describe(params: LexicalParams) -> str:
 
 
 def _line(name: str, result: dict) -> str:
-    return (f"{name:<70} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}  "
-            f"CSN MRR {result['mrr_csn']:.4f}  ({result['seconds']}s)")
+    return (
+        f"{name:<70} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}  "
+        f"CSN MRR {result['mrr_csn']:.4f}  ({result['seconds']}s)"
+    )

@@ -60,12 +60,16 @@ def valid_functions(source: Path) -> list[Function]:
     return [f for f in read_corpus(source, ReadReport()) if f.partition == "valid"]
 
 
-def build_valid_index(client: Elasticsearch, name: str, functions: list[Function], queries: list[ValidQuery],
-                      progress: bool = True) -> str:
+def build_valid_index(
+    client: Elasticsearch, name: str, functions: list[Function], queries: list[ValidQuery], progress: bool = True
+) -> str:
     """(Re)build the valid index unless one with the same content fingerprint exists; returns its name."""
     indexing.validate_name(name)
-    fingerprint = {"functions": len(functions), "targets": sorted(q.target.doc_id for q in queries)[:50],
-                   "n_targets": len(queries)}
+    fingerprint = {
+        "functions": len(functions),
+        "targets": sorted(q.target.doc_id for q in queries)[:50],
+        "n_targets": len(queries),
+    }
     if client.indices.exists(index=name):
         meta = indexing.index_meta(client, name)
         if meta.get("build") == fingerprint and meta.get("status") == "complete":
@@ -94,10 +98,17 @@ def build_valid_index(client: Elasticsearch, name: str, functions: list[Function
 
 def pool_filter(query: ValidQuery) -> list[dict]:
     """Every intact valid function except the target, plus the target's masked copy."""
-    return [{"bool": {"should": [
-        {"bool": {"must_not": [{"term": {"masked": True}}, {"ids": {"values": [query.target.doc_id]}}]}},
-        {"ids": {"values": [query.masked_id]}},
-    ], "minimum_should_match": 1}}]
+    return [
+        {
+            "bool": {
+                "should": [
+                    {"bool": {"must_not": [{"term": {"masked": True}}, {"ids": {"values": [query.target.doc_id]}}]}},
+                    {"ids": {"values": [query.masked_id]}},
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+    ]
 
 
 def csn_filter(batch: list[ValidQuery]) -> list[dict]:
@@ -119,7 +130,7 @@ def evaluate_valid(search_many: SearchMany, queries: list[ValidQuery], depth: in
     pool_ranks = [rank_of(q.masked_id, hits) for q, hits in zip(queries, pool_hits)]
     csn_ranks: list[int | None] = []
     for start in range(0, len(queries), CSN_BATCH):
-        batch = queries[start:start + CSN_BATCH]
+        batch = queries[start : start + CSN_BATCH]
         hits = search_many([q.text for q in batch], len(batch), [csn_filter(batch)] * len(batch))
         csn_ranks += [rank_of(q.masked_id, h) for q, h in zip(batch, hits)]
     return {

@@ -30,8 +30,14 @@ class LexicalRetriever:
         >>> hits = retriever.search("read a csv file", k=10)
     """
 
-    def __init__(self, client: Elasticsearch, index: str, mode: str = "lexical",
-                 params: LexicalParams | None = None, source: list[str] | bool = True):
+    def __init__(
+        self,
+        client: Elasticsearch,
+        index: str,
+        mode: str = "lexical",
+        params: LexicalParams | None = None,
+        source: list[str] | bool = True,
+    ):
         if mode not in ("baseline", "lexical"):
             raise HybridError(f"unknown lexical mode {mode!r}")
         self.client, self.index, self.mode, self.source = client, index, mode, source
@@ -44,14 +50,15 @@ class LexicalRetriever:
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
         return self.search_many([text], k=k, filters=[filters])[0]
 
-    def search_many(self, texts: Sequence[str], k: int = 100,
-                    filters: Sequence[list[dict] | None] | None = None, batch: int = 50) -> list[list[Hit]]:
+    def search_many(
+        self, texts: Sequence[str], k: int = 100, filters: Sequence[list[dict] | None] | None = None, batch: int = 50
+    ) -> list[list[Hit]]:
         """One ranked list per text, sent as `_msearch` batches to save round trips."""
         filters = filters or [None] * len(texts)
         results: list[list[Hit]] = []
         for start in range(0, len(texts), batch):
             searches: list[dict] = []
-            for text, extra in zip(texts[start:start + batch], filters[start:start + batch]):
+            for text, extra in zip(texts[start : start + batch], filters[start : start + batch]):
                 searches += [{"index": self.index}, search_body(self.query(text, extra), k, self.source)]
             response = self.client.msearch(searches=searches)
             for item in response["responses"]:

@@ -10,8 +10,7 @@ import click
 
 from hybrid_search import HybridError, __version__
 from hybrid_search.config import DEFAULT_INDEX, EsSettings, default_data_dir
-
-MODES = ("baseline", "lexical")
+from hybrid_search.retrieval.base import MODES
 
 
 class HybridGroup(click.Group):
@@ -190,6 +189,15 @@ def data_info(data: Path | None):
         click.echo(f"annotated python queries: {len(qrels)}, (query, url) pairs: {sum(map(len, qrels.values()))}")
 
 
+@data.command("pairs")
+@data_option
+def data_pairs(data: Path | None):
+    """Count training pairs and what each of CodeSearchNet's filters removed."""
+    from hybrid_search.pipeline.training import describe_filters, load_training_data
+
+    click.echo(describe_filters(load_training_data(resolve_data(data))))
+
+
 @data.command("download")
 @click.option("--to", "target", type=click.Path(path_type=Path), required=True, help="Folder to download into.")
 def data_download(target: Path):
@@ -215,6 +223,12 @@ def data_download(target: Path):
     help="Where to list documents ES rejected (id and reason) [default: runs/rejects-<index>.tsv].",
 )
 @click.option("--rebuild", is_flag=True, help="Build a new version even if the live one holds this corpus already.")
+@click.option(
+    "--encoder",
+    default=None,
+    metavar="NAME|PATH",
+    help="Also fill dense vectors (kNN) with this trained encoder (see `hybrid train`).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_obj
 def index_cmd(
@@ -224,6 +238,7 @@ def index_cmd(
     strict: bool,
     rejects: Path | None,
     rebuild: bool,
+    encoder: str | None,
     progress: bool,
 ):
     """Index the corpus into a new versioned index, then point the alias at it.
@@ -236,7 +251,14 @@ def index_cmd(
 
     folder = resolve_data(data)
     client = obj.client(request_timeout=120)
-    report = build_index(client, folder, obj.index, limit=limit, strict=strict, progress=progress, rebuild=rebuild)
+    model = None
+    if encoder:
+        from hybrid_search.encoder.encoder import Encoder
+
+        model = Encoder.load(encoder)
+    report = build_index(
+        client, folder, obj.index, limit=limit, strict=strict, progress=progress, rebuild=rebuild, encoder=model
+    )
     if report.up_to_date:
         click.echo(
             f"{obj.index} -> {report.index} already holds this corpus ({report.indexed:,} documents); "
@@ -309,13 +331,13 @@ def indices_prune(obj: Context, yes: bool):
 @click.pass_obj
 def search_cmd(obj: Context, query: str, mode: str, k: int, lines: int):
     """Search the index and print ranked functions."""
-    from hybrid_search.retrieval.lexical import LexicalRetriever
+    from hybrid_search.retrieval import make_retriever
 
     if not query.strip():
         raise HybridError("the query is empty")
     client = obj.client()
     index = obj.require_index(client)
-    hits = LexicalRetriever(client, index, mode=mode).search(query, k=k)
+    hits = make_retriever(client, index, mode).search(query, k=k)
     if not hits:
         click.echo("no results")
     for rank, hit in enumerate(hits, start=1):
@@ -332,35 +354,37 @@ def search_cmd(obj: Context, query: str, mode: str, k: int, lines: int):
 
 @cli.command("eval")
 @data_option
-@click.option("--modes", default=",".join(MODES), show_default=True, help="Comma-separated modes to run.")
+@click.option("--modes", default=None, help="Comma-separated modes [default: every mode the index supports].")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/eval"), show_default=True)
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=100, show_default=True, help="Results per query.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_obj
-def eval_cmd(obj: Context, data: Path | None, modes: str, out: Path, k: int, progress: bool):
+def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: int, progress: bool):
     """Run the annotated queries in each mode and print NDCG Within / All (CodeSearchNet's evaluator).
 
     Writes OUT/<mode>/model_predictions.csv (CSN submission format) and OUT/results.json.
     """
     from hybrid_search.data.annotations import load_qrels, load_queries
     from hybrid_search.pipeline.challenge import Challenge, format_table, run_mode, score_mode, write_results
-    from hybrid_search.retrieval.lexical import LexicalRetriever
+    from hybrid_search.retrieval import available_modes, make_retriever
 
-    wanted = [m.strip() for m in modes.split(",") if m.strip()]
+    folder = resolve_data(data)
+    client = obj.client()
+    index = obj.require_index(client)
+    wanted = [m.strip() for m in modes.split(",") if m.strip()] if modes else available_modes(client, index)
     unknown = [m for m in wanted if m not in MODES]
     if unknown:
         raise HybridError(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
-    folder = resolve_data(data)
     challenge = Challenge(load_queries(folder / "queries.csv"), load_qrels(folder / "annotationStore.csv"))
-    client = obj.client()
-    index = obj.require_index(client)
     results: dict = {"index": index, "data": str(folder), "queries": len(challenge.queries), "k": k, "modes": {}}
     for mode in wanted:
-        retriever = LexicalRetriever(client, index, mode=mode, source=["url", "func_name"])
+        retriever = make_retriever(client, index, mode, source=["url", "func_name"])
         ranked, latencies = run_mode(retriever.search, challenge.queries, k, progress, mode)
         results["modes"][mode] = score_mode(out, mode, challenge, challenge.queries, ranked, latencies, k)
         if mode == "lexical":
             results["modes"][mode]["params"] = retriever.params.to_dict()
+        if mode == "dense":
+            results["modes"][mode].update(encoder=retriever.encoder.name, num_candidates=retriever.num_candidates)
     path = write_results(out, results)
     click.echo(format_table(results["modes"]))
     click.echo(f"predictions in {out}/<mode>/model_predictions.csv; results in {path}")
@@ -397,9 +421,12 @@ def score_cmd(predictions: Path, annotations: Path | None, language: str, as_jso
 # ---------------------------------------------------------------- tune
 
 
-@cli.command("tune")
-@data_option
-@click.option(
+@cli.group()
+def tune():
+    """Choose parameters on the valid partition (never on the annotated queries)."""
+
+
+valid_queries_option = click.option(
     "--queries",
     "n_queries",
     type=click.IntRange(10, 100000),
@@ -407,30 +434,113 @@ def score_cmd(predictions: Path, annotations: Path | None, language: str, as_jso
     show_default=True,
     help="Valid docstring queries to sample.",
 )
+
+
+@tune.command("lexical")
+@data_option
+@valid_queries_option
 @click.option("--seed", default=13, show_default=True)
 @click.option("--valid-index", default="csn-python-valid", show_default=True)
 @click.option("--write/--no-write", default=True, show_default=True, help="Save the best boosts for mode lexical.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_obj
-def tune_cmd(obj: Context, data: Path | None, n_queries: int, seed: int, valid_index: str, write: bool, progress: bool):
-    """Choose the lexical field boosts on the valid partition (docstring queries, target docstring masked).
+def tune_lexical_cmd(obj: Context, data, n_queries, seed, valid_index, write, progress):
+    """Lexical field boosts by MRR on valid docstring queries (the target's docstring masked).
 
-    Never looks at the annotated queries. Prints MRR for every candidate and writes the best (by pool MRR)
-    to hybrid_search/retrieval/lexical_params.json.
+    Prints MRR for every candidate and writes the best (by pool MRR) to
+    hybrid_search/retrieval/lexical_params.json.
     """
     from hybrid_search.pipeline.tuning import tune_lexical
 
-    folder = resolve_data(data)
     client = obj.client(request_timeout=120)
     tune_lexical(
         client,
-        folder,
+        resolve_data(data),
         n_queries=n_queries,
         seed=seed,
         valid_index=valid_index,
         write=write,
         progress=progress,
         echo=click.echo,
+    )
+
+
+@tune.command("dense")
+@data_option
+@valid_queries_option
+@click.option("--seed", default=13, show_default=True)
+@click.option("--target-recall", type=click.FloatRange(0, 1), default=0.98, show_default=True)
+@click.option("--write/--no-write", default=True, show_default=True)
+@click.pass_obj
+def tune_dense_cmd(obj: Context, data, n_queries, seed, target_recall, write):
+    """kNN num_candidates: HNSW recall@100 against exact search over the same vectors, on valid queries.
+
+    Writes the smallest depth reaching --target-recall to hybrid_search/retrieval/dense_params.json.
+    """
+    from hybrid_search.pipeline.tuning import tune_dense
+
+    client = obj.client(request_timeout=120)
+    index = obj.require_index(client)
+    tune_dense(
+        client,
+        resolve_data(data),
+        index,
+        n_queries=n_queries,
+        seed=seed,
+        write=write,
+        target_recall=target_recall,
+        echo=click.echo,
+    )
+
+
+# ---------------------------------------------------------------- train
+
+
+@cli.command("train")
+@data_option
+@click.option(
+    "--encoder",
+    "kind",
+    type=click.Choice(["nbow", "attn", "selfatt"]),
+    default="nbow",
+    show_default=True,
+    help="nbow: bag of words (mean); attn: bag of words, attention pooling; selfatt: small Transformer.",
+)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Model folder [default: models/<encoder>].")
+@click.option("--epochs", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(2, 65536), default=512, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--dim", type=click.IntRange(8, 4096), default=256, show_default=True)
+@click.option("--layers", type=click.IntRange(1, 12), default=1, show_default=True, help="selfatt only.")
+@click.option("--max-code-len", type=click.IntRange(8, 4096), default=256, show_default=True)
+@click.option("--max-pairs", type=click.IntRange(1), default=None, help="Train on the first N pairs only.")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch threads [default: all cores].")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def train_cmd(data, kind, out, epochs, batch_size, lr, dim, layers, max_code_len, max_pairs, seed, threads, progress):
+    """Train a query/code encoder on (docstring, code) pairs of the train partition.
+
+    Keeps the epoch with the best valid MRR (CodeSearchNet protocol), then scores it over the whole valid
+    pool. Interrupted? Run the same command again: it resumes from the last finished epoch.
+    """
+    import torch
+
+    from hybrid_search.encoder.encoder import models_dir
+    from hybrid_search.encoder.models import EncoderConfig
+    from hybrid_search.encoder.train import TrainConfig
+    from hybrid_search.pipeline.training import run_training
+
+    if threads:
+        torch.set_num_threads(threads)
+    config = TrainConfig(
+        encoder=EncoderConfig(kind=kind, dim=dim, layers=layers, max_code_len=max_code_len),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+    )
+    run_training(
+        resolve_data(data), config, out or models_dir() / kind, progress=progress, echo=click.echo, max_pairs=max_pairs
     )
 
 

@@ -56,3 +56,16 @@ def load_qrels(path: Path, language: str = "python") -> Qrels:
     for (query, _language, url), values in sorted(grades.items()):
         qrels[query.lower()][url] = sum(values) / len(values)
     return dict(qrels)
+
+
+def annotated_urls(folder: Path) -> set[str]:
+    """Urls of every annotated function in `folder`'s annotationStore.csv (any language); empty if absent.
+
+    Used only to keep annotated functions out of training and valid queries.
+    """
+    path = folder / "annotationStore.csv"
+    if not path.exists():
+        return set()
+    reader, handle = _open_csv(path, ("GitHubUrl",))
+    with handle:
+        return {row["GitHubUrl"] for row in reader if row["GitHubUrl"]}

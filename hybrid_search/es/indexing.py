@@ -8,9 +8,10 @@ and since document ids derive from urls, re-sending documents overwrites instead
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch, NotFoundError
@@ -19,7 +20,7 @@ from elasticsearch.helpers import streaming_bulk
 from hybrid_search import HybridError
 from hybrid_search.data.code import name_subtokens, strip_docstring
 from hybrid_search.data.types import Function
-from hybrid_search.es.mappings import index_body
+from hybrid_search.es.mappings import VECTOR_FIELD, index_body
 
 _VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,200}$")
 
@@ -51,9 +52,22 @@ def document(function: Function, masked: bool = False) -> dict:
     }
 
 
-def bulk_actions(functions: Iterable[Function], index: str) -> Iterator[dict]:
-    for function in functions:
-        yield {"_op_type": "index", "_index": index, "_id": function.doc_id, "_source": document(function)}
+def bulk_actions(
+    functions: Iterable[Function],
+    index: str,
+    encode: Callable[[list[Function]], Sequence] | None = None,
+    chunk: int = 1024,
+) -> Iterator[dict]:
+    """Index actions; with `encode` (functions -> vectors), chunks are encoded and fill the `embedding` field."""
+    if encode is None:
+        for function in functions:
+            yield {"_op_type": "index", "_index": index, "_id": function.doc_id, "_source": document(function)}
+        return
+    iterator = iter(functions)
+    while batch := list(itertools.islice(iterator, chunk)):
+        for function, vector in zip(batch, encode(batch)):
+            source = {**document(function), VECTOR_FIELD: [float(x) for x in vector]}
+            yield {"_op_type": "index", "_index": index, "_id": function.doc_id, "_source": source}
 
 
 @dataclass

@@ -23,3 +23,20 @@ def _load(name: str) -> dict:
 def index_body(name: str = "functions") -> dict:
     """A fresh copy of `es_mappings/<name>.json` (settings + mappings), safe for the caller to modify."""
     return copy.deepcopy(_load(name))
+
+
+VECTOR_FIELD = "embedding"
+
+
+def with_vectors(body: dict, dims: int, encoder: str) -> dict:
+    """Add the `embedding` dense_vector field (es_mappings/dense_vector.json, HNSW) sized for an encoder.
+
+    Vectors are left out of `_source`: they are large and never shown; the index knows its encoder by
+    `_meta.encoder`.
+    """
+    body = copy.deepcopy(body)
+    field = {**_load("dense_vector"), "dims": dims}
+    body["mappings"]["properties"][VECTOR_FIELD] = field
+    body["mappings"]["_source"]["excludes"] = [*body["mappings"]["_source"].get("excludes", []), VECTOR_FIELD]
+    body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "encoder": encoder, "dims": dims}
+    return body

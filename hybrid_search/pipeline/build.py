@@ -7,6 +7,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elasticsearch import Elasticsearch
 from tqdm import tqdm
@@ -14,6 +15,10 @@ from tqdm import tqdm
 from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, corpus_files, count_records, read_corpus
 from hybrid_search.es import indexing
+from hybrid_search.es.mappings import index_body, with_vectors
+
+if TYPE_CHECKING:  # torch is imported only when an encoder is used
+    from hybrid_search.encoder.encoder import Encoder
 
 
 @dataclass
@@ -30,13 +35,16 @@ class BuildReport:
     seconds: float = 0.0
 
 
-def source_fingerprint(source: Path, limit: int | None) -> dict:
-    """Identifies a build's input (files, sizes, mtimes, limit) so an interrupted build can be resumed."""
+def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None = None) -> dict:
+    """Identifies a build's input (files, sizes, mtimes, limit, encoder weights) so a crashed build resumes."""
     digest = hashlib.sha1()
     for path in corpus_files(source):
         stat = path.stat()
         digest.update(f"{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}".encode())
-    return {"source": str(source.resolve()), "files": digest.hexdigest(), "limit": limit or 0}
+    build = {"source": str(source.resolve()), "files": digest.hexdigest(), "limit": limit or 0}
+    if encoder is not None:
+        build["encoder"] = {"name": encoder.name, "weights": encoder.fingerprint()}
+    return build
 
 
 def build_index(
@@ -47,14 +55,16 @@ def build_index(
     strict: bool = False,
     progress: bool = True,
     rebuild: bool = False,
+    encoder: Encoder | None = None,
 ) -> BuildReport:
     """Index every function at `source` (or the first `limit`) behind `alias`; resumes a crashed build.
 
     Does nothing (`up_to_date`) when the live index was completed from the same files, unless `rebuild`.
+    With `encoder`, the same single pass over the corpus also fills the `embedding` vectors (kNN).
     """
     started = time.monotonic()
     indexing.validate_name(alias)
-    build = source_fingerprint(source, limit)
+    build = source_fingerprint(source, limit, encoder)
     live = indexing.aliased_index(client, alias)
     if live and not rebuild:
         meta = indexing.index_meta(client, live)
@@ -64,7 +74,8 @@ def build_index(
             )
     index = indexing.resumable_index(client, alias, build)
     resumed = index is not None
-    index = index or indexing.create_version(client, alias, build)
+    body = with_vectors(index_body(), encoder.dims, encoder.name) if encoder else None
+    index = index or indexing.create_version(client, alias, build, body)
     report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed)
 
     seen: set[str] = set()
@@ -82,7 +93,9 @@ def build_index(
         functions = itertools.islice(functions, limit)
     total = min(limit, count_records(source) or limit) if limit else count_records(source)
     with tqdm(total=total, unit=" fn", desc=f"indexing {index}", disable=not progress, smoothing=0.05) as bar:
-        result = indexing.bulk_load(client, indexing.bulk_actions(unique(functions), index), on_done=bar.update)
+        encode = encoder.encode_functions if encoder else None
+        actions = indexing.bulk_actions(unique(functions), index, encode=encode)
+        result = indexing.bulk_load(client, actions, on_done=bar.update)
     report.indexed, report.failed = result.indexed, result.failed
     if not seen:
         raise HybridError(f"no functions could be read from {source}; nothing indexed ({report.read.summary()})")

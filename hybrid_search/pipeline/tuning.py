@@ -10,16 +10,10 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from hybrid_search.data.annotations import load_qrels
+from hybrid_search.data.annotations import annotated_urls
 from hybrid_search.es.queries import LexicalParams
 from hybrid_search.pipeline import valid
 from hybrid_search.retrieval.lexical import PARAMS_FILE, LexicalRetriever
-
-
-def annotated_urls(folder: Path) -> set[str]:
-    """Urls of annotated functions: never used as valid queries (only their identity is read)."""
-    path = folder / "annotationStore.csv"
-    return {url for urls in load_qrels(path).values() for url in urls} if path.exists() else set()
 
 
 def body_field(params: LexicalParams) -> str:
@@ -114,3 +108,81 @@ def _line(name: str, result: dict) -> str:
         f"{name:<70} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}  "
         f"CSN MRR {result['mrr_csn']:.4f}  ({result['seconds']}s)"
     )
+
+
+def tune_dense(
+    client: Elasticsearch,
+    folder: Path,
+    index: str,
+    n_queries: int,
+    seed: int,
+    write: bool,
+    candidates: tuple[int, ...] = (100, 200, 400, 800, 1600),
+    target_recall: float = 0.98,
+    progress: bool = True,
+    echo=print,
+) -> dict:
+    """Choose kNN `num_candidates`: the smallest whose HNSW top-100 recall against exact search over the same
+    vectors reaches `target_recall`, on valid docstring queries over the whole index."""
+    import statistics
+
+    import numpy as np
+
+    from hybrid_search.data.corpus import ReadReport, read_corpus
+    from hybrid_search.evaluation.dense import top_k
+    from hybrid_search.retrieval.dense import PARAMS_FILE as DENSE_PARAMS
+    from hybrid_search.retrieval.dense import DenseRetriever
+
+    retriever = DenseRetriever(client, index, source=False)
+    functions = list(read_corpus(folder, ReadReport()))
+    if client.count(index=index)["count"] != len(functions):
+        echo(f"warning: {index} holds {client.count(index=index)['count']:,} documents, the corpus {len(functions):,}")
+    queries = valid.sample_queries(
+        [f for f in functions if f.partition == "valid"], n_queries, seed, annotated_urls(folder)
+    )
+    echo(f"encoding {len(functions):,} functions for exact search ...")
+    started = time.monotonic()
+    pool = retriever.encoder.encode_functions(functions)
+    encode_rate = len(functions) / (time.monotonic() - started)
+    query_vectors = retriever.encoder.encode_queries([q.query for q in queries])
+    exact = top_k(query_vectors, pool, 100)
+    exact_ids = [{functions[i].doc_id for i in row} for row in exact]
+    exact_top10 = [{functions[i].doc_id for i in row[:10]} for row in exact]
+    rows = []
+    for num_candidates in candidates:
+        recalls, recalls10, latencies = [], [], []
+        for vector, truth, truth10 in zip(query_vectors, exact_ids, exact_top10):
+            from hybrid_search.retrieval.dense import knn_body
+
+            body = knn_body(vector, 100, num_candidates, source=False)
+            tick = time.perf_counter()
+            hits = client.search(index=index, **body)["hits"]["hits"]
+            latencies.append((time.perf_counter() - tick) * 1000)
+            ids = [h["_id"] for h in hits]
+            recalls.append(len(truth & set(ids)) / len(truth))
+            recalls10.append(len(truth10 & set(ids[:10])) / len(truth10))
+        row = {
+            "num_candidates": num_candidates,
+            "recall_at_100": float(np.mean(recalls)),
+            "recall_at_10": float(np.mean(recalls10)),
+            "latency_ms_p50": statistics.median(latencies),
+        }
+        rows.append(row)
+        echo(
+            f"num_candidates {num_candidates:>5}: HNSW recall@100 {row['recall_at_100']:.4f}, "
+            f"recall@10 {row['recall_at_10']:.4f}, p50 {row['latency_ms_p50']:.1f} ms"
+        )
+    chosen = next((r for r in rows if r["recall_at_100"] >= target_recall), rows[-1])
+    summary = {
+        "num_candidates": chosen["num_candidates"],
+        "encoder": retriever.encoder.name,
+        "selected_by": f"smallest num_candidates with HNSW recall@100 >= {target_recall} vs exact search, "
+        f"{len(queries)} valid docstring queries over {index}",
+        "encode_functions_per_s": round(encode_rate, 1),
+        "tried": rows,
+    }
+    echo(f"chosen num_candidates {chosen['num_candidates']} (recall@100 {chosen['recall_at_100']:.4f})")
+    if write:
+        DENSE_PARAMS.write_text(json.dumps(summary, indent=2) + "\n")
+        echo(f"saved to {DENSE_PARAMS}")
+    return summary

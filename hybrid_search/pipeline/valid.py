@@ -1,7 +1,7 @@
 """The valid-partition protocol used to choose every parameter (never the 99 annotated queries).
 
-Queries are docstrings of valid-partition functions (first paragraph, at least 3 tokens, code of at least
-3 lines, annotated functions excluded), as in CodeSearchNet. A query must not find its target through the
+Queries are docstrings of valid-partition functions that pass CodeSearchNet's pair filters (first
+paragraph of at least 3 tokens, code of at least 3 lines, no tests, annotated functions excluded). A query must not find its target through the
 target's own docstring, so the target is searched in a *masked* form: the valid index holds every valid
 function intact plus a masked copy of each target (docstring field empty, docstring literal cut out of
 the code). Each query's filter admits exactly one version of its own target, the masked one:
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
 from tqdm import tqdm
 
-from hybrid_search.data.code import first_paragraph
 from hybrid_search.data.corpus import ReadReport, read_corpus
+from hybrid_search.data.pairs import Pair, make_pairs
 from hybrid_search.data.types import Function
 from hybrid_search.es import indexing
 from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
@@ -31,29 +30,16 @@ CSN_BATCH = 1000
 MASKED_PREFIX = "masked-"
 
 
-@dataclass(frozen=True)
-class ValidQuery:
-    text: str
-    target: Function
-
-    @property
-    def masked_id(self) -> str:
-        return MASKED_PREFIX + self.target.doc_id
+def masked_id(pair: Pair) -> str:
+    """Id of the masked copy of a query's target in the valid index."""
+    return MASKED_PREFIX + pair.function.doc_id
 
 
-def is_query_candidate(function: Function, annotated: set[str]) -> bool:
-    """CSN's filters for a (docstring, code) pair usable as a query, minus any annotated function."""
-    return (
-        function.url not in annotated
-        and len(first_paragraph(function.docstring).split()) >= 3
-        and len(function.code.strip().splitlines()) >= 3
-    )
-
-
-def sample_queries(functions: Iterable[Function], n: int, seed: int, annotated: set[str]) -> list[ValidQuery]:
-    candidates = [f for f in functions if is_query_candidate(f, annotated)]
+def sample_queries(functions: Iterable[Function], n: int, seed: int, annotated: set[str]) -> list[Pair]:
+    """`n` pairs drawn at random (fixed seed) from those passing CSN's filters (data/pairs.py)."""
+    candidates = list(make_pairs(functions, annotated))
     random.Random(seed).shuffle(candidates)
-    return [ValidQuery(first_paragraph(f.docstring), f) for f in candidates[:n]]
+    return candidates[:n]
 
 
 def valid_functions(source: Path) -> list[Function]:
@@ -61,13 +47,13 @@ def valid_functions(source: Path) -> list[Function]:
 
 
 def build_valid_index(
-    client: Elasticsearch, name: str, functions: list[Function], queries: list[ValidQuery], progress: bool = True
+    client: Elasticsearch, name: str, functions: list[Function], queries: list[Pair], progress: bool = True
 ) -> str:
     """(Re)build the valid index unless one with the same content fingerprint exists; returns its name."""
     indexing.validate_name(name)
     fingerprint = {
         "functions": len(functions),
-        "targets": sorted(q.target.doc_id for q in queries)[:50],
+        "targets": sorted(q.function.doc_id for q in queries)[:50],
         "n_targets": len(queries),
     }
     if client.indices.exists(index=name):
@@ -84,7 +70,7 @@ def build_valid_index(
         for function in functions:
             yield {"_index": name, "_id": function.doc_id, "_source": indexing.document(function)}
         for query in queries:
-            yield {"_index": name, "_id": query.masked_id, "_source": indexing.document(query.target, masked=True)}
+            yield {"_index": name, "_id": masked_id(query), "_source": indexing.document(query.function, masked=True)}
 
     with tqdm(total=len(functions) + len(queries), desc=f"indexing {name}", unit=" fn", disable=not progress) as bar:
         result = indexing.bulk_load(client, actions(), on_done=bar.update)
@@ -96,14 +82,14 @@ def build_valid_index(
     return name
 
 
-def pool_filter(query: ValidQuery) -> list[dict]:
+def pool_filter(query: Pair) -> list[dict]:
     """Every intact valid function except the target, plus the target's masked copy."""
     return [
         {
             "bool": {
                 "should": [
-                    {"bool": {"must_not": [{"term": {"masked": True}}, {"ids": {"values": [query.target.doc_id]}}]}},
-                    {"ids": {"values": [query.masked_id]}},
+                    {"bool": {"must_not": [{"term": {"masked": True}}, {"ids": {"values": [query.function.doc_id]}}]}},
+                    {"ids": {"values": [masked_id(query)]}},
                 ],
                 "minimum_should_match": 1,
             }
@@ -111,9 +97,9 @@ def pool_filter(query: ValidQuery) -> list[dict]:
     ]
 
 
-def csn_filter(batch: list[ValidQuery]) -> list[dict]:
+def csn_filter(batch: list[Pair]) -> list[dict]:
     """The masked copies of one batch of 1,000 targets (CodeSearchNet's 999 distractors)."""
-    return [{"ids": {"values": [q.masked_id for q in batch]}}]
+    return [{"ids": {"values": [masked_id(q) for q in batch]}}]
 
 
 SearchMany = Callable[[list[str], int, list[list[dict]]], list[list[Hit]]]
@@ -123,16 +109,16 @@ def rank_of(target_id: str, hits: list[Hit]) -> int | None:
     return next((i for i, hit in enumerate(hits, start=1) if hit.doc_id == target_id), None)
 
 
-def evaluate_valid(search_many: SearchMany, queries: list[ValidQuery], depth: int = 1000) -> dict:
+def evaluate_valid(search_many: SearchMany, queries: list[Pair], depth: int = 1000) -> dict:
     """Pool MRR / recall@100 and CSN-protocol MRR of one retrieval function on the valid queries."""
-    texts = [q.text for q in queries]
+    texts = [q.query for q in queries]
     pool_hits = search_many(texts, depth, [pool_filter(q) for q in queries])
-    pool_ranks = [rank_of(q.masked_id, hits) for q, hits in zip(queries, pool_hits)]
+    pool_ranks = [rank_of(masked_id(q), hits) for q, hits in zip(queries, pool_hits)]
     csn_ranks: list[int | None] = []
     for start in range(0, len(queries), CSN_BATCH):
         batch = queries[start : start + CSN_BATCH]
-        hits = search_many([q.text for q in batch], len(batch), [csn_filter(batch)] * len(batch))
-        csn_ranks += [rank_of(q.masked_id, h) for q, h in zip(batch, hits)]
+        hits = search_many([q.query for q in batch], len(batch), [csn_filter(batch)] * len(batch))
+        csn_ranks += [rank_of(masked_id(q), h) for q, h in zip(batch, hits)]
     return {
         "mrr_pool": mean_reciprocal_rank(pool_ranks),
         "recall_at_100_pool": recall_at(pool_ranks, 100),

@@ -1,6 +1,27 @@
 """Retrieval modes over the index. Each returns ranked `Hit`s for a query text."""
 
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch
+
 from hybrid_search.retrieval.base import MODES, Hit
 from hybrid_search.retrieval.lexical import LexicalRetriever, load_lexical_params
 
-__all__ = ["MODES", "Hit", "LexicalRetriever", "load_lexical_params"]
+__all__ = ["MODES", "Hit", "LexicalRetriever", "available_modes", "load_lexical_params", "make_retriever"]
+
+
+def make_retriever(client: Elasticsearch, index: str, mode: str, source: list[str] | bool = True):
+    """The retriever of a mode name; every retriever has `search(text, k=..., filters=...)`."""
+    if mode == "dense":
+        from hybrid_search.retrieval.dense import DenseRetriever
+
+        return DenseRetriever(client, index, source=source)
+    return LexicalRetriever(client, index, mode=mode, source=source)
+
+
+def available_modes(client: Elasticsearch, index: str) -> list[str]:
+    """Every mode the index supports: dense only when it holds vectors."""
+    from hybrid_search.es.indexing import index_meta
+
+    has_vectors = "encoder" in index_meta(client, index)
+    return [m for m in MODES if m != "dense" or has_vectors]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODES = ("baseline", "lexical")
+MODES = ("baseline", "lexical", "dense")
 
 
 @dataclass(frozen=True)
@@ -17,3 +17,8 @@ class Hit:
     @property
     def func_name(self) -> str:
         return self.source.get("func_name", "")
+
+
+def hit_from_es(raw: dict) -> Hit:
+    source = raw.get("_source") or {}
+    return Hit(doc_id=raw["_id"], url=source.get("url", ""), score=float(raw["_score"] or 0.0), source=source)

@@ -10,7 +10,7 @@ from elasticsearch import Elasticsearch
 
 from hybrid_search import HybridError
 from hybrid_search.es.queries import LexicalParams, baseline_query, lexical_query, search_body, with_filter
-from hybrid_search.retrieval.base import Hit
+from hybrid_search.retrieval.base import Hit, hit_from_es
 
 PARAMS_FILE = Path(__file__).with_name("lexical_params.json")
 
@@ -64,10 +64,5 @@ class LexicalRetriever:
             for item in response["responses"]:
                 if "error" in item:
                     raise HybridError(f"search failed on {self.index}: {item['error'].get('reason', item['error'])}")
-                results.append([_hit(h) for h in item["hits"]["hits"]])
+                results.append([hit_from_es(h) for h in item["hits"]["hits"]])
         return results
-
-
-def _hit(raw: dict) -> Hit:
-    source = raw.get("_source") or {}
-    return Hit(doc_id=raw["_id"], url=source.get("url", ""), score=float(raw["_score"] or 0.0), source=source)

@@ -1,0 +1,1 @@
+"""Our trained code/query encoders (torch): tokenisation, vocabulary, models, training, save/load."""

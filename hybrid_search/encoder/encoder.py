@@ -1,0 +1,111 @@
+"""A trained encoder as users meet it: load a model folder, encode queries and functions to unit vectors.
+
+A model folder holds `model.pt` (weights), `vocab.json`, `config.json` (architecture) and `training.json`
+(data, hyper-parameters, timings and valid scores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hybrid_search import HybridError
+from hybrid_search.config import REPO_ROOT
+from hybrid_search.data.code import strip_docstring
+from hybrid_search.data.types import Function
+from hybrid_search.encoder.models import DualEncoder, EncoderConfig
+from hybrid_search.encoder.tokenize import code_subtokens, subtokens
+from hybrid_search.encoder.vocab import Vocab
+
+
+def models_dir() -> Path:
+    """Where named models live: `HYBRID_MODELS`, default `models/` in the checkout."""
+    return Path(os.environ.get("HYBRID_MODELS", REPO_ROOT / "models"))
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    for candidate in (path, models_dir() / str(name_or_path)):
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise HybridError(f"no model '{name_or_path}' (looked in {path} and {models_dir()}); train one with `hybrid train`")
+
+
+def pad(rows: Sequence[list[int]], length: int | None = None) -> torch.Tensor:
+    """Right-pad id lists with 0 into a (batch, length) tensor."""
+    length = length or max(1, max((len(r) for r in rows), default=1))
+    out = np.zeros((len(rows), length), dtype=np.int64)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row[:length]
+    return torch.from_numpy(out)
+
+
+class Encoder:
+    """Encode queries and functions with a trained `DualEncoder`.
+
+    Example:
+        >>> encoder = Encoder.load("nbow")
+        >>> vectors = encoder.encode_queries(["read a csv file"])  # (1, dim), unit norm
+    """
+
+    def __init__(self, model: DualEncoder, vocab: Vocab, name: str = "", path: Path | None = None):
+        self.model, self.vocab, self.name, self.path = model.eval(), vocab, name, path
+        self.config = model.config
+
+    @property
+    def dims(self) -> int:
+        return self.config.dim
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> Encoder:
+        path = resolve_model(name_or_path)
+        config = EncoderConfig(**json.loads((path / "config.json").read_text()))
+        model = DualEncoder(config)
+        model.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
+        return cls(model, Vocab.load(path / "vocab.json"), name=path.name, path=path)
+
+    def fingerprint(self) -> str:
+        """sha1 of the saved weights (identifies the vectors an index was built with)."""
+        if self.path is None or not (self.path / "model.pt").exists():
+            return ""
+        return hashlib.sha1((self.path / "model.pt").read_bytes()).hexdigest()
+
+    def save(self, path: Path, metadata: dict) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), path / "model.pt")
+        self.vocab.save(path / "vocab.json")
+        (path / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+        (path / "training.json").write_text(json.dumps(metadata, indent=2))
+
+    def query_ids(self, text: str) -> list[int]:
+        return self.vocab.ids(subtokens(text, self.config.max_query_len)) or [1]
+
+    def code_ids(self, func_name: str, code_without_docstring: str) -> list[int]:
+        return self.vocab.ids(code_subtokens(func_name, code_without_docstring, self.config.max_code_len)) or [1]
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+        return self._encode([self.query_ids(t) for t in texts], "query", batch_size)
+
+    def encode_functions(self, functions: Sequence[Function], batch_size: int = 256) -> np.ndarray:
+        """Vectors of functions' code (name + body, docstring removed, as in training)."""
+        rows = [self.code_ids(f.func_name, strip_docstring(f.code)) for f in functions]
+        return self._encode(rows, "code", batch_size)
+
+    def encode_code_ids(self, rows: Sequence[list[int]], batch_size: int = 256) -> np.ndarray:
+        return self._encode(rows, "code", batch_size)
+
+    @torch.inference_mode()
+    def _encode(self, rows: Sequence[list[int]], side: str, batch_size: int) -> np.ndarray:
+        """Length-sorted batches (less padding), results put back in input order."""
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        out = np.zeros((len(rows), self.dims), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            out[chosen] = self.model.encode(pad([rows[i] for i in chosen]), side).numpy()
+        return out

@@ -1,0 +1,156 @@
+"""Training a `DualEncoder` on (docstring, code) pairs, with checkpoints, fixed seeds and valid-based selection.
+
+Each epoch ends with CodeSearchNet's MRR on the valid queries (each target among the 999 other targets of
+its batch of 1,000); the best epoch's weights are kept. An interrupted run resumes from `checkpoint.pt`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hybrid_search.encoder.encoder import Encoder, pad
+from hybrid_search.encoder.models import DualEncoder, EncoderConfig
+from hybrid_search.encoder.tokenize import code_subtokens, subtokens
+from hybrid_search.encoder.vocab import Vocab
+
+
+@dataclass
+class TrainConfig:
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    epochs: int = 10
+    batch_size: int = 512
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    vocab_size: int = 50_000
+    min_count: int = 2
+    seed: int = 13
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PairIds:
+    """Token ids of pairs: queries[i] describes codes[i]."""
+
+    queries: list[list[int]]
+    codes: list[list[int]]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def tokenize_pairs(pairs, config: EncoderConfig) -> tuple[list[list[str]], list[list[str]]]:
+    queries = [subtokens(p.query, config.max_query_len) for p in pairs]
+    codes = [code_subtokens(p.function.func_name, p.code, config.max_code_len) for p in pairs]
+    return queries, codes
+
+
+def to_ids(vocab: Vocab, queries: list[list[str]], codes: list[list[str]]) -> PairIds:
+    return PairIds([vocab.ids(q) or [1] for q in queries], [vocab.ids(c) or [1] for c in codes])
+
+
+def csn_mrr(encoder: Encoder, valid: PairIds, batch: int = 1000) -> float:
+    """CodeSearchNet's MRR: each query against its own code and the 999 other codes of its batch."""
+    from hybrid_search.evaluation.dense import target_ranks
+
+    reciprocal = []
+    for start in range(0, len(valid.queries), batch):
+        q = encoder._encode(valid.queries[start : start + batch], "query", 512)
+        c = encoder.encode_code_ids(valid.codes[start : start + batch])
+        ranks = target_ranks(q, c, np.arange(len(q)))
+        reciprocal += list(1.0 / ranks)
+    return float(np.mean(reciprocal)) if reciprocal else 0.0
+
+
+def train_encoder(
+    train_pairs, valid_pairs, config: TrainConfig, out: Path, progress: bool = True, echo: Callable[[str], None] = print
+) -> tuple[Encoder, dict]:
+    """Train, keep the best epoch (by valid CSN MRR) in `out`, and return it with its training metadata."""
+    seed_everything(config.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    train_q, train_c = tokenize_pairs(train_pairs, config.encoder)
+    vocab_path = out / "vocab.json"
+    vocab = (
+        Vocab.load(vocab_path)
+        if vocab_path.exists()
+        else Vocab.build((*train_q, *train_c), config.vocab_size, config.min_count)
+    )
+    vocab.save(vocab_path)
+    config.encoder.vocab_size = len(vocab)
+    train = to_ids(vocab, train_q, train_c)
+    valid = to_ids(vocab, *tokenize_pairs(valid_pairs, config.encoder))
+
+    model = DualEncoder(config.encoder)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    state = {"epoch": 0, "best_mrr": -1.0, "best_epoch": 0, "history": []}
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        if saved["config"] == config.to_dict():
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            state = saved["state"]
+            echo(f"resuming from epoch {state['epoch']} ({checkpoint})")
+    encoder = Encoder(model, vocab, name=out.name, path=out)
+    steps_per_epoch = max(1, len(train.queries) // config.batch_size)
+
+    for epoch in range(state["epoch"] + 1, config.epochs + 1):
+        model.train()
+        order = np.random.default_rng(config.seed + epoch).permutation(len(train.queries))
+        losses = []
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress)
+        for step in bar:
+            chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
+            loss = model.loss(pad([train.queries[i] for i in chosen]), pad([train.codes[i] for i in chosen]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        model.eval()
+        mrr = csn_mrr(encoder, valid)
+        state["history"].append({"epoch": epoch, "loss": float(np.mean(losses)), "valid_mrr_csn": mrr})
+        echo(f"epoch {epoch}: train loss {np.mean(losses):.4f}, valid CSN MRR {mrr:.4f}")
+        if mrr > state["best_mrr"]:
+            state.update(best_mrr=mrr, best_epoch=epoch)
+            torch.save(model.state_dict(), out / "model.pt")
+        state["epoch"] = epoch
+        torch.save(
+            {
+                "config": config.to_dict(),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "state": state,
+            },
+            checkpoint,
+        )
+
+    model.load_state_dict(torch.load(out / "model.pt", map_location="cpu", weights_only=True))
+    model.eval()
+    metadata = {
+        "config": config.to_dict(),
+        "train_pairs": len(train.queries),
+        "valid_pairs": len(valid.queries),
+        "vocab_size": len(vocab),
+        "best_epoch": state["best_epoch"],
+        "valid_mrr_csn": state["best_mrr"],
+        "history": state["history"],
+        "train_seconds": round(time.monotonic() - started, 1),
+    }
+    encoder.save(out, metadata)
+    (out / "config.json").write_text(json.dumps(config.encoder.to_dict(), indent=2))
+    return encoder, metadata

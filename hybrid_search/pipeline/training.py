@@ -1,0 +1,90 @@
+"""`hybrid train` and `hybrid data pairs`: read the corpus once, build pairs, train, score on valid."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hybrid_search.data.annotations import annotated_urls
+from hybrid_search.data.corpus import ReadReport, read_corpus
+from hybrid_search.data.pairs import FILTERS, Pair, make_pairs
+from hybrid_search.data.types import Function
+from hybrid_search.encoder.encoder import Encoder
+from hybrid_search.encoder.train import TrainConfig, train_encoder
+from hybrid_search.evaluation.dense import target_ranks
+from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
+from hybrid_search.pipeline.valid import sample_queries
+
+VALID_QUERIES, VALID_SEED = 1000, 13  # the same valid queries as `hybrid tune`
+
+
+@dataclass
+class TrainingData:
+    train_pairs: list[Pair]
+    removed: Counter
+    considered: int
+    valid_functions: list[Function]
+    valid_queries: list[Pair]
+
+
+def load_training_data(folder: Path, valid_queries: int = VALID_QUERIES, seed: int = VALID_SEED) -> TrainingData:
+    annotated = annotated_urls(folder)
+    train, valid = [], []
+    for function in read_corpus(folder, ReadReport()):
+        if function.partition == "train":
+            train.append(function)
+        elif function.partition == "valid":
+            valid.append(function)
+    removed: Counter = Counter()
+    pairs = list(make_pairs(train, annotated, removed))
+    return TrainingData(pairs, removed, len(train), valid, sample_queries(valid, valid_queries, seed, annotated))
+
+
+def describe_filters(data: TrainingData) -> str:
+    lines = [f"train partition: {data.considered:,} functions -> {len(data.train_pairs):,} pairs"]
+    lines += [f"  removed by {name:<16} {data.removed.get(name, 0):>9,}" for name in FILTERS]
+    lines.append(f"valid: {len(data.valid_functions):,} functions, {len(data.valid_queries):,} docstring queries")
+    return "\n".join(lines)
+
+
+def evaluate_on_valid_pool(encoder: Encoder, data: TrainingData) -> dict:
+    """Exact-search MRR / recall@100 of each valid query's target among all valid functions, and encoding speed.
+
+    The encoder never reads docstrings, so the pool needs no masking: the target's vector is the masked one.
+    """
+    started = time.perf_counter()
+    pool = encoder.encode_functions(data.valid_functions)
+    seconds = time.perf_counter() - started
+    position = {f.url: i for i, f in enumerate(data.valid_functions)}
+    targets = np.array([position[q.function.url] for q in data.valid_queries])
+    ranks = target_ranks(encoder.encode_queries([q.query for q in data.valid_queries]), pool, targets)
+    return {
+        "mrr_pool": mean_reciprocal_rank(ranks.tolist()),
+        "recall_at_100_pool": recall_at(ranks.tolist(), 100),
+        "encode_functions_per_s": round(len(pool) / seconds, 1),
+        "pool_size": len(pool),
+    }
+
+
+def run_training(
+    folder: Path, config: TrainConfig, out: Path, progress: bool = True, echo=print, max_pairs: int | None = None
+) -> dict:
+    data = load_training_data(folder)
+    echo(describe_filters(data))
+    pairs = data.train_pairs[:max_pairs] if max_pairs else data.train_pairs
+    encoder, metadata = train_encoder(pairs, data.valid_queries, config, out, progress=progress, echo=echo)
+    metadata["valid"] = evaluate_on_valid_pool(encoder, data)
+    metadata["filters_removed"] = dict(data.removed)
+    (out / "training.json").write_text(json.dumps(metadata, indent=2))
+    valid = metadata["valid"]
+    echo(
+        f"{out.name}: valid CSN MRR {metadata['valid_mrr_csn']:.4f}, pool MRR {valid['mrr_pool']:.4f}, "
+        f"pool recall@100 {valid['recall_at_100_pool']:.3f}, {valid['encode_functions_per_s']:,.0f} functions/s, "
+        f"trained in {metadata['train_seconds']:.0f}s; saved to {out}"
+    )
+    return metadata

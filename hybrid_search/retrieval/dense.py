@@ -1,0 +1,80 @@
+"""Dense retrieval: the query encoded by our trained encoder, searched with Elasticsearch kNN (HNSW)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+from hybrid_search import HybridError
+from hybrid_search.es.indexing import index_meta
+from hybrid_search.es.mappings import VECTOR_FIELD
+from hybrid_search.retrieval.base import Hit, hit_from_es
+
+PARAMS_FILE = Path(__file__).with_name("dense_params.json")
+DEFAULT_NUM_CANDIDATES = 200
+
+
+def load_num_candidates(path: Path = PARAMS_FILE) -> int:
+    """HNSW candidate depth chosen on the valid partition by `hybrid tune dense`."""
+    if not path.exists():
+        return DEFAULT_NUM_CANDIDATES
+    return int(json.loads(path.read_text())["num_candidates"])
+
+
+def knn_body(
+    vector: Sequence[float],
+    k: int,
+    num_candidates: int,
+    filters: list[dict] | None = None,
+    source: list[str] | bool = True,
+) -> dict:
+    """A top-level kNN search request (pure)."""
+    knn: dict = {
+        "field": VECTOR_FIELD,
+        "query_vector": [float(x) for x in vector],
+        "k": k,
+        "num_candidates": max(num_candidates, k),
+    }
+    if filters:
+        knn["filter"] = filters
+    return {"knn": knn, "size": k, "_source": source}
+
+
+class DenseRetriever:
+    """kNN over the `embedding` field, with the encoder that filled it (named in the index's `_meta`).
+
+    Example:
+        >>> retriever = DenseRetriever(client, "csn-python")
+        >>> hits = retriever.search("read a csv file", k=10)
+    """
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        index: str,
+        encoder=None,
+        num_candidates: int | None = None,
+        source: list[str] | bool = True,
+    ):
+        from hybrid_search.encoder.encoder import Encoder
+
+        meta = index_meta(client, index)
+        if "encoder" not in meta:
+            raise HybridError(f"index '{index}' has no vectors; build it with `hybrid index --encoder NAME`")
+        self.encoder = encoder or Encoder.load(meta["encoder"])
+        if self.encoder.dims != meta.get("dims"):
+            raise HybridError(
+                f"encoder {self.encoder.name} makes {self.encoder.dims}-d vectors, index has {meta.get('dims')}"
+            )
+        self.client, self.index, self.source = client, index, source
+        self.num_candidates = num_candidates or load_num_candidates()
+
+    def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
+        vector = self.encoder.encode_queries([text])[0]
+        response = self.client.search(
+            index=self.index, **knn_body(vector, k, self.num_candidates, filters, self.source)
+        )
+        return [hit_from_es(h) for h in response["hits"]["hits"]]

@@ -501,10 +501,11 @@ def tune_dense_cmd(obj: Context, data, n_queries, seed, target_recall, write):
 @click.option(
     "--encoder",
     "kind",
-    type=click.Choice(["nbow", "attn", "selfatt"]),
+    type=click.Choice(["nbow", "attn", "selfatt", "minilm"]),
     default="nbow",
     show_default=True,
-    help="nbow: bag of words (mean); attn: bag of words, attention pooling; selfatt: small Transformer.",
+    help="nbow: bag of words (mean); attn: bag of words, attention pooling; selfatt: small Transformer; "
+    "minilm: fine-tune all-MiniLM-L6-v2 as a re-ranker (needs the rerank extra; --max-pairs default 2000).",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Model folder [default: models/<encoder>].")
 @click.option("--epochs", type=click.IntRange(1, 1000), default=10, show_default=True)
@@ -532,6 +533,21 @@ def train_cmd(data, kind, out, epochs, batch_size, lr, dim, layers, max_code_len
 
     if threads:
         torch.set_num_threads(threads)
+    if kind == "minilm":
+        from hybrid_search.pipeline.training import run_minilm
+
+        run_minilm(
+            resolve_data(data),
+            out or models_dir() / "minilm-ft",
+            max_pairs=max_pairs or 2000,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            progress=progress,
+            echo=click.echo,
+        )
+        return
     config = TrainConfig(
         encoder=EncoderConfig(kind=kind, dim=dim, layers=layers, max_code_len=max_code_len),
         epochs=epochs,

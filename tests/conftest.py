@@ -127,3 +127,20 @@ def tiny_data(tmp_path) -> Path:
         writer.writerow(["Python", "convert int to string", records[3]["url"], 2, ""])
         writer.writerow(["Go", "read csv file", "https://github.com/x/y/blob/b/z.go#L1-L2", 3, ""])
     return tmp_path
+
+
+VERBS = ["read", "write", "parse", "sort", "merge", "download", "compress", "encrypt"]
+NOUNS = ["csv", "json", "image", "queue", "matrix", "socket", "archive", "token"]
+
+
+def synthetic_pairs():
+    """64 (docstring, code) pairs whose only link is shared vocabulary: learnable by any encoder."""
+    from hybrid_search.data.pairs import make_pairs
+
+    records = []
+    for i, (verb, noun) in enumerate((v, n) for v in VERBS for n in NOUNS):
+        body = f"handle = open_{noun}(source)\nresult = {verb}_impl(handle)\nreturn result"
+        records.append(make_function(i, f"{verb}_{noun}", f"{verb.title()} the {noun} given by the caller.", body))
+    from hybrid_search.data.corpus import function_from_record
+
+    return list(make_pairs([function_from_record(r) for r in records], set()))

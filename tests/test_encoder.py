@@ -1,0 +1,112 @@
+"""The trained encoder: learning on a tiny set, normalised deterministic vectors, save/reload, kNN in ES."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import synthetic_pairs
+
+from hybrid_search.encoder.encoder import Encoder
+from hybrid_search.encoder.models import DualEncoder, EncoderConfig
+from hybrid_search.encoder.tokenize import code_subtokens, subtokens
+from hybrid_search.encoder.train import TrainConfig, train_encoder
+
+
+def test_subtokens_mirror_the_code_analyzer():
+    assert subtokens("df = pd.read_csv(filePath2)") == ["df", "pd", "read", "csv", "file", "path", "2"]
+    assert code_subtokens("Reader.readAll", "return x", limit=3) == ["reader", "read", "all"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    pairs = synthetic_pairs()
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    config = TrainConfig(
+        encoder=EncoderConfig(kind="attn", dim=32, dropout=0.0), epochs=15, batch_size=16, lr=1e-2, min_count=1
+    )
+    encoder, metadata = train_encoder(pairs, pairs[:32], config, out, progress=False, echo=lambda *_: None)
+    return pairs, encoder, metadata, out
+
+
+def test_training_lowers_the_loss_and_ranks_the_right_function_first(trained):
+    pairs, encoder, metadata, _ = trained
+    losses = [h["loss"] for h in metadata["history"]]
+    assert losses[-1] < 0.5 * losses[0]
+    queries = encoder.encode_queries([p.query for p in pairs])
+    codes = encoder.encode_functions([p.function for p in pairs])
+    top1 = (queries @ codes.T).argmax(1)
+    assert (top1 == np.arange(len(pairs))).mean() >= 0.9
+    assert metadata["valid_mrr_csn"] > 0.9
+
+
+def test_vectors_are_unit_norm_deterministic_and_survive_reload(trained):
+    pairs, encoder, _, out = trained
+    texts = [p.query for p in pairs[:5]]
+    first = encoder.encode_queries(texts)
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(first, encoder.encode_queries(texts))
+    reloaded = Encoder.load(out)
+    assert np.array_equal(reloaded.encode_queries(texts), first)
+    functions = [p.function for p in pairs[:5]]
+    assert np.array_equal(reloaded.encode_functions(functions), encoder.encode_functions(functions))
+    # Batching and length-sorting do not change a function's vector.
+    alone = reloaded.encode_functions(functions[:1])
+    assert np.allclose(alone[0], reloaded.encode_functions(functions)[0], atol=1e-6)
+
+
+def test_interrupted_training_resumes_from_checkpoint(tmp_path):
+    pairs = synthetic_pairs()
+    config = TrainConfig(encoder=EncoderConfig(kind="nbow", dim=16), epochs=2, batch_size=16, min_count=1)
+    _, first = train_encoder(pairs, pairs[:16], config, tmp_path / "m", progress=False, echo=lambda *_: None)
+    config.epochs = 3
+    messages = []
+    _, resumed = train_encoder(pairs, pairs[:16], config, tmp_path / "m", progress=False, echo=messages.append)
+    assert any("resuming from epoch 2" in m for m in messages)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+    assert resumed["history"][:2] == first["history"]
+
+
+@pytest.mark.parametrize("kind", ["nbow", "attn", "selfatt"])
+def test_every_kind_gives_unit_vectors_ignoring_padding(kind):
+    torch.manual_seed(0)
+    model = DualEncoder(EncoderConfig(kind=kind, vocab_size=50, dim=16, max_code_len=12)).eval()
+    ids = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]])
+    with torch.no_grad():
+        vectors = model.encode(ids, "code")
+        unpadded = model.encode(ids[:1, :3], "code")
+    assert vectors.shape == (2, 16)
+    assert torch.allclose(vectors.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert torch.allclose(vectors[0], unpadded[0], atol=1e-5)
+
+
+def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained):
+    from conftest import write_jsonl_gz
+
+    from hybrid_search.pipeline.build import build_index
+    from hybrid_search.retrieval import available_modes
+    from hybrid_search.retrieval.dense import DenseRetriever
+
+    pairs, encoder, _, _ = trained
+    records = [
+        {
+            "url": p.function.url,
+            "repo": p.function.repo,
+            "path": p.function.path,
+            "func_name": p.function.func_name,
+            "code": p.function.code,
+            "docstring": p.function.docstring,
+            "partition": "train",
+        }
+        for p in pairs
+    ]
+    write_jsonl_gz(tmp_path / "corpus" / "f.jsonl.gz", records)
+    report = build_index(es, tmp_path, index_name, progress=False, encoder=encoder)
+    assert es.count(index=index_name)["count"] == len(pairs)
+    assert available_modes(es, index_name) == ["baseline", "lexical", "dense"]
+    retriever = DenseRetriever(es, index_name, encoder=encoder, num_candidates=50)
+    found = sum(retriever.search(p.query, k=1)[0].url == p.function.url for p in pairs)
+    assert found >= 0.9 * len(pairs)
+    # kNN agrees with exact search over the same vectors for the top hit.
+    exact = encoder.encode_functions([p.function for p in pairs])
+    query = encoder.encode_queries([pairs[3].query])[0]
+    assert retriever.search(pairs[3].query, k=1)[0].url == pairs[int((exact @ query).argmax())].function.url
+    assert report.index.startswith(index_name)

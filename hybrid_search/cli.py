@@ -385,6 +385,8 @@ def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: i
             results["modes"][mode]["params"] = retriever.params.to_dict()
         if mode == "dense":
             results["modes"][mode].update(encoder=retriever.encoder.name, num_candidates=retriever.num_candidates)
+        if mode == "hybrid":
+            results["modes"][mode].update(encoder=retriever.encoder.name, fusion=retriever.params.to_dict())
     path = write_results(out, results)
     click.echo(format_table(results["modes"]))
     click.echo(f"predictions in {out}/<mode>/model_predictions.csv; results in {path}")
@@ -456,6 +458,36 @@ def tune_lexical_cmd(obj: Context, data, n_queries, seed, valid_index, write, pr
     tune_lexical(
         client,
         resolve_data(data),
+        n_queries=n_queries,
+        seed=seed,
+        valid_index=valid_index,
+        write=write,
+        progress=progress,
+        echo=click.echo,
+    )
+
+
+@tune.command("hybrid")
+@data_option
+@valid_queries_option
+@click.option("--seed", default=13, show_default=True)
+@click.option("--encoder", default="nbow", show_default=True, help="Encoder of the dense half.")
+@click.option("--valid-index", default="csn-python-valid", show_default=True)
+@click.option("--write/--no-write", default=True, show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_obj
+def tune_hybrid_cmd(obj: Context, data, n_queries, seed, encoder, valid_index, write, progress):
+    """Fusion method, weights and depth for mode hybrid, by pool MRR on valid docstring queries.
+
+    Writes the best to hybrid_search/retrieval/hybrid_params.json.
+    """
+    from hybrid_search.pipeline.tuning import tune_hybrid
+
+    client = obj.client(request_timeout=120)
+    tune_hybrid(
+        client,
+        resolve_data(data),
+        encoder,
         n_queries=n_queries,
         seed=seed,
         valid_index=valid_index,

@@ -30,6 +30,8 @@ class TrainConfig:
     batch_size: int = 512
     lr: float = 2e-3
     weight_decay: float = 0.01
+    warmup_steps: int = 100  # linear warm-up: self-attention collapses to a constant vector without it
+    clip_norm: float = 1.0
     vocab_size: int = 50_000
     min_count: int = 2
     seed: int = 13
@@ -96,6 +98,9 @@ def train_encoder(
 
     model = DualEncoder(config.encoder)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps))
+    )
     state = {"epoch": 0, "best_mrr": -1.0, "best_epoch": 0, "history": []}
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists():
@@ -104,6 +109,7 @@ def train_encoder(
         if {**saved["config"], "epochs": config.epochs} == config.to_dict():
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
             state = saved["state"]
             echo(f"resuming from epoch {state['epoch']} ({checkpoint})")
     encoder = Encoder(model, vocab, name=out.name, path=out)
@@ -119,7 +125,9 @@ def train_encoder(
             loss = model.loss(pad([train.queries[i] for i in chosen]), pad([train.codes[i] for i in chosen]))
             optimizer.zero_grad()
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
+            scheduler.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
         model.eval()
@@ -135,6 +143,7 @@ def train_encoder(
                 "config": config.to_dict(),
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
                 "state": state,
             },
             checkpoint,

@@ -186,3 +186,106 @@ def tune_dense(
         DENSE_PARAMS.write_text(json.dumps(summary, indent=2) + "\n")
         echo(f"saved to {DENSE_PARAMS}")
     return summary
+
+
+def hybrid_candidates() -> list:
+    """Fusion settings tried on valid: RRF (k, weights) and min-max / z-score linear combinations, two depths."""
+    from hybrid_search.retrieval.hybrid import FusionParams
+
+    grid = []
+    for depth in (100, 200):
+        for k in (10, 30, 60):
+            for weights in ((1.0, 1.0), (1.0, 0.5), (0.5, 1.0)):
+                grid.append(FusionParams("rrf", depth, weights, rrf_k=k))
+        for norm in ("minmax", "zscore"):
+            for alpha in (0.2, 0.35, 0.5, 0.65, 0.8):
+                grid.append(FusionParams("linear", depth, (alpha, 1 - alpha), norm=norm))
+    return grid
+
+
+def tune_hybrid(
+    client: Elasticsearch,
+    folder: Path,
+    encoder_name: str,
+    n_queries: int,
+    seed: int,
+    valid_index: str,
+    write: bool,
+    progress: bool = True,
+    echo=print,
+) -> dict:
+    """Fusion method, weights and depth by pool MRR on the valid docstring queries.
+
+    Lexical lists come from the valid index (target masked, see pipeline/valid.py); dense lists from exact
+    search over the valid pool's vectors (the encoder never reads docstrings, so its target needs no
+    masking; it is renamed to the masked copy's id so both lists name the same document).
+    """
+
+    from hybrid_search.encoder.encoder import Encoder
+    from hybrid_search.evaluation.dense import top_k
+    from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
+    from hybrid_search.retrieval.fusion import top
+    from hybrid_search.retrieval.hybrid import PARAMS_FILE as HYBRID_PARAMS
+
+    functions = valid.valid_functions(folder)
+    queries = valid.sample_queries(functions, n_queries, seed, annotated_urls(folder))
+    valid.build_valid_index(client, valid_index, functions, queries, progress=progress)
+    encoder = Encoder.load(encoder_name)
+    pool = encoder.encode_functions(functions)
+    query_vectors = encoder.encode_queries([q.query for q in queries])
+    depth = max(p.depth for p in hybrid_candidates())
+    nearest = top_k(query_vectors, pool, depth)
+    dense_runs = []
+    for query, vector, row in zip(queries, query_vectors, nearest):
+        run = {}
+        for i in row:
+            doc_id = functions[i].doc_id
+            run[valid.masked_id(query) if doc_id == query.function.doc_id else doc_id] = float(pool[i] @ vector)
+        dense_runs.append(run)
+    lexical = LexicalRetriever(client, valid_index, mode="lexical", source=False)
+    lexical_hits = lexical.search_many(
+        [q.query for q in queries], k=depth, filters=[valid.pool_filter(q) for q in queries]
+    )
+    lexical_runs = [{h.doc_id: h.score for h in hits} for hits in lexical_hits]
+
+    def score(runs_for_query) -> dict:
+        ranks = []
+        for query, run in zip(queries, runs_for_query):
+            ordered = [d for d, _ in top(run, 1000)]
+            target = valid.masked_id(query)
+            ranks.append(ordered.index(target) + 1 if target in ordered else None)
+        return {"mrr_pool": mean_reciprocal_rank(ranks), "recall_at_100_pool": recall_at(ranks, 100)}
+
+    def cut(runs, n):
+        return [dict(top(run, n)) for run in runs]
+
+    singles = {"lexical": score(lexical_runs), "dense": score(dense_runs)}
+    for name, result in singles.items():
+        echo(f"{name:<44} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}")
+    tried, best, best_result = [], None, None
+    for params in hybrid_candidates():
+        fused = [
+            params.fuse(lex, den) for lex, den in zip(cut(lexical_runs, params.depth), cut(dense_runs, params.depth))
+        ]
+        result = score(fused)
+        tried.append({"params": params.to_dict(), **result})
+        label = f"{params.method} depth {params.depth} w {params.weights} " + (
+            f"k {params.rrf_k:g}" if params.method == "rrf" else params.norm
+        )
+        echo(f"{label:<44} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}")
+        if best_result is None or result["mrr_pool"] > best_result["mrr_pool"]:
+            best, best_result = params, result
+    summary = {
+        "params": best.to_dict(),
+        "encoder": encoder.name,
+        "valid": best_result,
+        "single_modes": singles,
+        "selected_by": "mrr_pool on valid docstring queries (target docstring masked for lexical)",
+        "protocol": {"queries": len(queries), "seed": seed, "valid_functions": len(functions)},
+        "tried": tried,
+    }
+    echo(f"best: {best.to_dict()} pool MRR {best_result['mrr_pool']:.4f}")
+    if write:
+        HYBRID_PARAMS.write_text(json.dumps(summary, indent=2) + "\n")
+        echo(f"saved to {HYBRID_PARAMS}")
+    return summary

@@ -12,6 +12,10 @@ __all__ = ["MODES", "Hit", "LexicalRetriever", "available_modes", "load_lexical_
 
 def make_retriever(client: Elasticsearch, index: str, mode: str, source: list[str] | bool = True):
     """The retriever of a mode name; every retriever has `search(text, k=..., filters=...)`."""
+    if mode == "hybrid":
+        from hybrid_search.retrieval.hybrid import HybridRetriever
+
+        return HybridRetriever(client, index, source=source)
     if mode == "dense":
         from hybrid_search.retrieval.dense import DenseRetriever
 
@@ -20,8 +24,8 @@ def make_retriever(client: Elasticsearch, index: str, mode: str, source: list[st
 
 
 def available_modes(client: Elasticsearch, index: str) -> list[str]:
-    """Every mode the index supports: dense only when it holds vectors."""
+    """Every mode the index supports: dense and hybrid only when it holds vectors."""
     from hybrid_search.es.indexing import index_meta
 
     has_vectors = "encoder" in index_meta(client, index)
-    return [m for m in MODES if m != "dense" or has_vectors]
+    return [m for m in MODES if m in ("baseline", "lexical") or has_vectors]

@@ -84,6 +84,7 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained):
     from hybrid_search.pipeline.build import build_index
     from hybrid_search.retrieval import available_modes
     from hybrid_search.retrieval.dense import DenseRetriever
+    from hybrid_search.retrieval.hybrid import FusionParams, HybridRetriever
 
     pairs, encoder, _, _ = trained
     records = [
@@ -101,7 +102,7 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained):
     write_jsonl_gz(tmp_path / "corpus" / "f.jsonl.gz", records)
     report = build_index(es, tmp_path, index_name, progress=False, encoder=encoder)
     assert es.count(index=index_name)["count"] == len(pairs)
-    assert available_modes(es, index_name) == ["baseline", "lexical", "dense"]
+    assert available_modes(es, index_name) == ["baseline", "lexical", "dense", "hybrid"]
     retriever = DenseRetriever(es, index_name, encoder=encoder, num_candidates=50)
     found = sum(retriever.search(p.query, k=1)[0].url == p.function.url for p in pairs)
     assert found >= 0.9 * len(pairs)
@@ -110,3 +111,8 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained):
     query = encoder.encode_queries([pairs[3].query])[0]
     assert retriever.search(pairs[3].query, k=1)[0].url == pairs[int((exact @ query).argmax())].function.url
     assert report.index.startswith(index_name)
+    # Hybrid fuses both lists: every query still finds its function first.
+    hybrid = HybridRetriever(es, index_name, params=FusionParams("rrf", depth=20), encoder=encoder)
+    hits = [hybrid.search(p.query, k=5) for p in pairs]
+    assert sum(h[0].url == p.function.url for h, p in zip(hits, pairs)) >= 0.9 * len(pairs)
+    assert all(len(h) == 5 and h[0].score >= h[-1].score for h in hits)

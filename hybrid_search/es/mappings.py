@@ -28,7 +28,7 @@ def index_body(name: str = "functions") -> dict:
 VECTOR_FIELD = "embedding"
 
 
-def with_vectors(body: dict, dims: int, encoder: str) -> dict:
+def with_vectors(body: dict, dims: int, encoder: str, encoder_path: str = "") -> dict:
     """Add the `embedding` dense_vector field (es_mappings/dense_vector.json, HNSW) sized for an encoder.
 
     Vectors are left out of `_source`: they are large and never shown; the index knows its encoder by
@@ -38,5 +38,10 @@ def with_vectors(body: dict, dims: int, encoder: str) -> dict:
     field = {**_load("dense_vector"), "dims": dims}
     body["mappings"]["properties"][VECTOR_FIELD] = field
     body["mappings"]["_source"]["excludes"] = [*body["mappings"]["_source"].get("excludes", []), VECTOR_FIELD]
-    body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "encoder": encoder, "dims": dims}
+    body["mappings"]["_meta"] = {
+        **body["mappings"].get("_meta", {}),
+        "encoder": encoder,
+        "encoder_path": encoder_path,
+        "dims": dims,
+    }
     return body

@@ -74,7 +74,7 @@ def build_index(
             )
     index = indexing.resumable_index(client, alias, build)
     resumed = index is not None
-    body = with_vectors(index_body(), encoder.dims, encoder.name) if encoder else None
+    body = with_vectors(index_body(), encoder.dims, encoder.name, str(encoder.path or "")) if encoder else None
     index = index or indexing.create_version(client, alias, build, body)
     report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed)
 

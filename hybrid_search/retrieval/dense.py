@@ -43,6 +43,12 @@ def knn_body(
     return {"knn": knn, "size": k, "_source": source}
 
 
+def _model_location(meta: dict) -> str:
+    """The model an index was built with: its recorded folder if it still exists, else its name."""
+    path = meta.get("encoder_path")
+    return path if path and Path(path, "config.json").is_file() else meta["encoder"]
+
+
 class DenseRetriever:
     """kNN over the `embedding` field, with the encoder that filled it (named in the index's `_meta`).
 
@@ -64,7 +70,7 @@ class DenseRetriever:
         meta = index_meta(client, index)
         if "encoder" not in meta:
             raise HybridError(f"index '{index}' has no vectors; build it with `hybrid index --encoder NAME`")
-        self.encoder = encoder or Encoder.load(meta["encoder"])
+        self.encoder = encoder or Encoder.load(_model_location(meta))
         if self.encoder.dims != meta.get("dims"):
             raise HybridError(
                 f"encoder {self.encoder.name} makes {self.encoder.dims}-d vectors, index has {meta.get('dims')}"

@@ -54,11 +54,16 @@ class HybridRetriever:
     """
 
     def __init__(
-        self, client: Elasticsearch, index: str, params: FusionParams | None = None, source: list[str] | bool = True
+        self,
+        client: Elasticsearch,
+        index: str,
+        params: FusionParams | None = None,
+        source: list[str] | bool = True,
+        encoder=None,
     ):
         self.params = params or load_fusion_params()
         self.lexical = LexicalRetriever(client, index, mode="lexical", source=source)
-        self.dense = DenseRetriever(client, index, source=source)
+        self.dense = DenseRetriever(client, index, encoder=encoder, source=source)
         self.encoder = self.dense.encoder
 
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:

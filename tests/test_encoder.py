@@ -116,3 +116,37 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained):
     hits = [hybrid.search(p.query, k=5) for p in pairs]
     assert sum(h[0].url == p.function.url for h, p in zip(hits, pairs)) >= 0.9 * len(pairs)
     assert all(len(h) == 5 and h[0].score >= h[-1].score for h in hits)
+
+
+def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name, trained):
+    import shutil
+
+    from conftest import write_jsonl_gz
+    from hybrid_search import HybridError
+    from hybrid_search.pipeline.build import build_index
+    from hybrid_search.retrieval.dense import DenseRetriever
+
+    pairs, _, _, out = trained
+    model_dir = tmp_path / "model"
+    shutil.copytree(out, model_dir)
+    encoder = Encoder.load(model_dir)
+    write_jsonl_gz(
+        tmp_path / "data" / "corpus" / "f.jsonl.gz",
+        [
+            {
+                "url": p.function.url,
+                "repo": "r",
+                "path": "p.py",
+                "func_name": p.function.func_name,
+                "code": p.function.code,
+            }
+            for p in pairs[:8]
+        ],
+    )
+    build_index(es, tmp_path / "data", index_name, progress=False, encoder=encoder)
+    assert DenseRetriever(es, index_name).encoder.path == model_dir  # found through the index's _meta
+    state = torch.load(model_dir / "model.pt", weights_only=True)
+    state["embedding.weight"] += 1.0
+    torch.save(state, model_dir / "model.pt")
+    with pytest.raises(HybridError, match="other weights"):
+        DenseRetriever(es, index_name)

@@ -70,11 +70,17 @@ class DenseRetriever:
         meta = index_meta(client, index)
         if "encoder" not in meta:
             raise HybridError(f"index '{index}' has no vectors; build it with `hybrid index --encoder NAME`")
-        self.encoder = encoder or Encoder.load(_model_location(meta))
-        if self.encoder.dims != meta.get("dims"):
-            raise HybridError(
-                f"encoder {self.encoder.name} makes {self.encoder.dims}-d vectors, index has {meta.get('dims')}"
-            )
+        if encoder is None:
+            encoder = Encoder.load(_model_location(meta))
+            built_with = meta.get("build", {}).get("encoder", {}).get("weights")
+            if built_with and encoder.fingerprint() != built_with:
+                raise HybridError(
+                    f"the vectors in '{index}' were made by other weights than {encoder.path}'s (retrained?); "
+                    f"rebuild with `hybrid index --encoder {encoder.name} --rebuild`"
+                )
+        if encoder.dims != meta.get("dims"):
+            raise HybridError(f"encoder {encoder.name} makes {encoder.dims}-d vectors, index has {meta.get('dims')}")
+        self.encoder = encoder
         self.client, self.index, self.source = client, index, source
         self.num_candidates = num_candidates or load_num_candidates()
 

@@ -365,7 +365,16 @@ def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: i
     Writes OUT/<mode>/model_predictions.csv (CSN submission format) and OUT/results.json.
     """
     from hybrid_search.data.annotations import load_qrels, load_queries
-    from hybrid_search.pipeline.challenge import Challenge, format_table, run_mode, score_mode, write_results
+    from hybrid_search.pipeline.challenge import (
+        Challenge,
+        compare_to_baseline,
+        format_table,
+        plot_per_query,
+        run_mode,
+        score_mode,
+        write_per_query,
+        write_results,
+    )
     from hybrid_search.retrieval import available_modes, make_retriever
 
     folder = resolve_data(data)
@@ -387,9 +396,15 @@ def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: i
             results["modes"][mode].update(encoder=retriever.encoder.name, num_candidates=retriever.num_candidates)
         if mode == "hybrid":
             results["modes"][mode].update(encoder=retriever.encoder.name, fusion=retriever.params.to_dict())
+    compare_to_baseline(results["modes"])
     path = write_results(out, results)
+    per_query = write_per_query(out, results["modes"])
+    plot = plot_per_query(out, results["modes"])
     click.echo(format_table(results["modes"]))
-    click.echo(f"predictions in {out}/<mode>/model_predictions.csv; results in {path}")
+    click.echo("(95% CIs: bootstrap over queries; p: paired randomisation test of NDCG Within against baseline)")
+    click.echo(f"predictions: {out}/<mode>/model_predictions.csv\nresults:     {path}\nper query:   {per_query}")
+    if plot:
+        click.echo(f"plot:        {plot}")
 
 
 @cli.command("score")

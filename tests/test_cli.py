@@ -48,6 +48,15 @@ def test_index_search_eval_score(run, tiny_data, tmp_path):
         assert again["ndcg_within"] == pytest.approx(scores["ndcg_within"], abs=1e-12)
         assert set(again["per_query"]) == {"read csv file", "priority queue", "convert int to string"}
     assert "NDCG Within" in evaluated.output and "lexical" in evaluated.output
+    lexical = results["modes"]["lexical"]
+    low, high = lexical["ndcg_within_ci95"]
+    assert low <= lexical["ndcg_within"] <= high
+    assert 0 < lexical["ndcg_within_p_vs_baseline"] <= 1 and sum(lexical["ndcg_within_wtl_vs_baseline"]) == 3
+    rows = (out / "per_query.csv").read_text().splitlines()
+    assert rows[0] == "query,mode,ndcg_within,ndcg_all" and len(rows) == 1 + 2 * 3
+    assert (out / "per_query_ndcg.png").read_bytes()[:4] == b"\x89PNG"
+    for name in ("results.json", "per_query.csv", "per_query_ndcg.png"):
+        assert str(out / name) in evaluated.output
 
 
 def test_unreachable_cluster_is_one_line_and_nonzero(run, tiny_data):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 import time
@@ -12,6 +13,7 @@ from tqdm import tqdm
 
 from hybrid_search.data.predictions import read_predictions, write_predictions
 from hybrid_search.evaluation import evaluate_ndcg
+from hybrid_search.evaluation.stats import bootstrap_ci, paired_randomization, wins_ties_losses
 from hybrid_search.retrieval.base import Hit
 
 LANGUAGE = "python"
@@ -75,11 +77,76 @@ def write_results(out_dir: Path, results: dict) -> Path:
     return path
 
 
+def compare_to_baseline(modes: dict[str, dict], reference: str = "baseline", seed: int = 0) -> None:
+    """Add 95% bootstrap CIs to every mode, and (if the reference ran) p-values and wins/ties/losses against it."""
+    queries = sorted(next(iter(modes.values()))["per_query"]) if modes else []
+    for name, result in modes.items():
+        for metric in ("ndcg_within", "ndcg_all"):
+            values = [result["per_query"][q][metric] for q in queries]
+            result[f"{metric}_ci95"] = list(bootstrap_ci(values, seed=seed))
+            if reference in modes and name != reference:
+                base = [modes[reference]["per_query"][q][metric] for q in queries]
+                result[f"{metric}_p_vs_{reference}"] = paired_randomization(values, base, seed=seed)
+                result[f"{metric}_wtl_vs_{reference}"] = list(wins_ties_losses(values, base))
+
+
+def write_per_query(out_dir: Path, modes: dict[str, dict]) -> Path:
+    path = out_dir / "per_query.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["query", "mode", "ndcg_within", "ndcg_all"])
+        for name, result in modes.items():
+            for query, values in sorted(result["per_query"].items()):
+                writer.writerow([query, name, f"{values['ndcg_within']:.6f}", f"{values['ndcg_all']:.6f}"])
+    return path
+
+
+def plot_per_query(out_dir: Path, modes: dict[str, dict], reference: str = "baseline") -> Path | None:
+    """Scatter of per-query NDCG Within, each mode against the reference (points above the diagonal: better)."""
+    others = [m for m in modes if m != reference]
+    if reference not in modes or not others:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    queries = sorted(modes[reference]["per_query"])
+    fig, axes = plt.subplots(1, len(others), figsize=(4 * len(others), 4), squeeze=False)
+    base = [modes[reference]["per_query"][q]["ndcg_within"] for q in queries]
+    for ax, name in zip(axes[0], others):
+        values = [modes[name]["per_query"][q]["ndcg_within"] for q in queries]
+        wins, ties, losses = wins_ties_losses(values, base)
+        ax.scatter(base, values, s=12, alpha=0.7)
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
+        ax.set(
+            xlim=(0, 1.02),
+            ylim=(0, 1.02),
+            xlabel=f"{reference} NDCG Within",
+            ylabel=f"{name} NDCG Within",
+            title=f"{name}: {wins} wins / {ties} ties / {losses} losses",
+        )
+    fig.tight_layout()
+    path = out_dir / "per_query_ndcg.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def format_table(modes: dict[str, dict]) -> str:
-    lines = [f"{'mode':<10} {'NDCG Within':>12} {'NDCG All':>10} {'coverage':>9} {'p50 ms':>8}", "-" * 53]
-    for mode, r in modes.items():
+    header = (
+        f"{'mode':<9} {'NDCG Within':>11} {'95% CI':>15} {'NDCG All':>9} {'95% CI':>15} {'p(W) vs base':>12} "
+        f"{'W/T/L':>10} {'p50 ms':>7}"
+    )
+    lines = [header, "-" * len(header)]
+    for name, r in modes.items():
+        low_w, high_w = r.get("ndcg_within_ci95", (float("nan"),) * 2)
+        low_a, high_a = r.get("ndcg_all_ci95", (float("nan"),) * 2)
+        p = r.get("ndcg_within_p_vs_baseline")
+        wtl = r.get("ndcg_within_wtl_vs_baseline")
         lines.append(
-            f"{mode:<10} {r['ndcg_within']:>12.4f} {r['ndcg_all']:>10.4f} {r['coverage']:>9.3f} "
-            f"{r['latency_ms_p50']:>8.1f}"
+            f"{name:<9} {r['ndcg_within']:>11.4f} {f'[{low_w:.3f}, {high_w:.3f}]':>15} {r['ndcg_all']:>9.4f} "
+            f"{f'[{low_a:.3f}, {high_a:.3f}]':>15} {(f'{p:.4f}' if p is not None else '-'):>12} "
+            f"{('/'.join(map(str, wtl)) if wtl else '-'):>10} {r['latency_ms_p50']:>7.1f}"
         )
     return "\n".join(lines)

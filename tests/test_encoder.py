@@ -122,6 +122,7 @@ def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name,
     import shutil
 
     from conftest import write_jsonl_gz
+
     from hybrid_search import HybridError
     from hybrid_search.pipeline.build import build_index
     from hybrid_search.retrieval.dense import DenseRetriever

@@ -396,6 +396,8 @@ def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: i
             results["modes"][mode].update(encoder=retriever.encoder.name, num_candidates=retriever.num_candidates)
         if mode == "hybrid":
             results["modes"][mode].update(encoder=retriever.encoder.name, fusion=retriever.params.to_dict())
+        if mode == "rerank":
+            results["modes"][mode].update(encoder=retriever.encoder.name, rerank=retriever.params)
     compare_to_baseline(results["modes"])
     path = write_results(out, results)
     per_query = write_per_query(out, results["modes"])
@@ -504,6 +506,52 @@ def tune_hybrid_cmd(obj: Context, data, n_queries, seed, encoder, valid_index, w
         resolve_data(data),
         encoder,
         n_queries=n_queries,
+        seed=seed,
+        valid_index=valid_index,
+        write=write,
+        progress=progress,
+        echo=click.echo,
+    )
+
+
+@tune.command("rerank")
+@data_option
+@click.option(
+    "--queries",
+    "n_queries",
+    type=click.IntRange(10, 1000),
+    default=200,
+    show_default=True,
+    help="Valid queries to re-rank (MiniLM embeds ~30 functions/s on a CPU).",
+)
+@click.option("--seed", default=13, show_default=True)
+@click.option("--encoder", default="nbow", show_default=True, help="Encoder of the first stage's dense half.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    default=["minilm"],
+    show_default=True,
+    help="Re-ranker(s) to compare: minilm (zero-shot) or a fine-tuned folder; repeat the option.",
+)
+@click.option("--valid-index", default="csn-python-valid", show_default=True)
+@click.option("--write/--no-write", default=True, show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_obj
+def tune_rerank_cmd(obj: Context, data, n_queries, seed, encoder, models, valid_index, write, progress):
+    """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries.
+
+    Writes the best to hybrid_search/retrieval/rerank_params.json.
+    """
+    from hybrid_search.pipeline.tuning import tune_rerank
+
+    client = obj.client(request_timeout=120)
+    tune_rerank(
+        client,
+        resolve_data(data),
+        encoder,
+        list(models),
+        n_rerank=n_queries,
         seed=seed,
         valid_index=valid_index,
         write=write,

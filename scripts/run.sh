@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: environment, local Elasticsearch, index, evaluation table.
-# Extra arguments go to `hybrid eval` (e.g. --modes lexical).
+# The main job on a fresh machine: environment, local Elasticsearch, encoder, index, evaluation table.
+# Extra arguments go to `hybrid eval` (e.g. --modes lexical,hybrid).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 export HYBRID_ES_HEAP="${HYBRID_ES_HEAP:-1g}"
+ENCODER="${HYBRID_ENCODER:-nbow}"
 .venv/bin/hybrid es up
-.venv/bin/hybrid index          # skips the work when the live index already holds this corpus
+# The first-stage encoder (chosen on the valid partition, docs/encoder.md); trained once, ~10 min on 2 cores.
+# training.json is written last: without it, `hybrid train` resumes an interrupted run.
+[ -f "models/$ENCODER/training.json" ] || .venv/bin/hybrid train --encoder "$ENCODER"
+.venv/bin/hybrid index --encoder "$ENCODER"   # skips the work when the live index already holds this corpus + model
 .venv/bin/hybrid eval "$@"

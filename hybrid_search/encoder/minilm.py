@@ -51,12 +51,22 @@ class MiniLMEncoder:
         self.model = SentenceTransformer(str(path), device=self.device)
         self.model.max_seq_length = max_length
         self.path, self.name = path, path.name if path != packaged_model_path() else ZERO_SHOT
-        self.dims = self.model.get_sentence_embedding_dimension()
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dims = dimension()
 
     @classmethod
     def load(cls, name_or_path: str | Path = ZERO_SHOT, max_length: int = 128) -> MiniLMEncoder:
-        path = packaged_model_path() if str(name_or_path) == ZERO_SHOT else Path(name_or_path)
-        return cls(path, max_length=max_length)
+        if str(name_or_path) == ZERO_SHOT:
+            return cls(packaged_model_path(), max_length=max_length)
+        from hybrid_search.encoder.encoder import models_dir
+
+        for path in (Path(name_or_path), models_dir() / str(name_or_path)):
+            if (path / "config.json").is_file():
+                return cls(path, max_length=max_length)
+        raise HybridError(
+            f"no re-ranker '{name_or_path}' (looked in {name_or_path} and {models_dir()}); fine-tune one with "
+            "`hybrid train --encoder minilm` or use the zero-shot 'minilm'"
+        )
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         return self._encode(list(texts), batch_size)
@@ -126,6 +136,6 @@ class MiniLMEncoder:
         return metadata
 
     def _embed_for_training(self, texts: list[str]) -> torch.Tensor:
-        features = self.model.tokenize(texts)
-        features = {k: v.to(self.device) for k, v in features.items()}
+        features = (getattr(self.model, "preprocess", None) or self.model.tokenize)(texts)
+        features = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
         return F.normalize(self.model(features)["sentence_embedding"], dim=-1)

@@ -375,7 +375,7 @@ def tune_rerank(
                     rescored.update({d: s - 1e9 for d, s in run.items() if d not in head})  # tail keeps its order
                     reranked.append(rescored)
                 result = pool_scores(queries, reranked)
-                params = {"model": model, "candidates": depth, "first_stage_weight": weight}
+                params = {"model": reranker.encoder.name, "candidates": depth, "first_stage_weight": weight}
                 tried.append({"params": params, **result})
                 echo(f"{model:<12} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}")
                 if best_result is None or result["mrr_pool"] > best_result["mrr_pool"]:

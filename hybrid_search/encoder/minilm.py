@@ -45,7 +45,11 @@ class MiniLMEncoder:
 
     def __init__(self, path: Path, max_length: int = 128, device: str | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.logging.set_verbosity_error()  # no weight-loading bars in the CLI's output
+        transformers.logging.disable_progress_bar()
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = SentenceTransformer(str(path), device=self.device)

@@ -522,7 +522,7 @@ def tune_hybrid_cmd(obj: Context, data, n_queries, seed, encoder, valid_index, w
     type=click.IntRange(10, 1000),
     default=200,
     show_default=True,
-    help="Valid queries to re-rank (MiniLM embeds ~30 functions/s on a CPU).",
+    help="Valid queries to re-rank (MiniLM embeds ~50 functions/s on a CPU).",
 )
 @click.option("--seed", default=13, show_default=True)
 @click.option("--encoder", default="nbow", show_default=True, help="Encoder of the first stage's dense half.")
@@ -534,11 +534,18 @@ def tune_hybrid_cmd(obj: Context, data, n_queries, seed, encoder, valid_index, w
     show_default=True,
     help="Re-ranker(s) to compare: minilm (zero-shot) or a fine-tuned folder; repeat the option.",
 )
+@click.option(
+    "--latency-budget",
+    type=float,
+    default=500.0,
+    show_default=True,
+    help="Max cold-cache milliseconds per query a setting may cost (K x embedding time + query).",
+)
 @click.option("--valid-index", default="csn-python-valid", show_default=True)
 @click.option("--write/--no-write", default=True, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_obj
-def tune_rerank_cmd(obj: Context, data, n_queries, seed, encoder, models, valid_index, write, progress):
+def tune_rerank_cmd(obj: Context, data, n_queries, seed, encoder, models, valid_index, latency_budget, write, progress):
     """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries.
 
     Writes the best to hybrid_search/retrieval/rerank_params.json.
@@ -557,6 +564,7 @@ def tune_rerank_cmd(obj: Context, data, n_queries, seed, encoder, models, valid_
         write=write,
         progress=progress,
         echo=click.echo,
+        latency_budget_ms=latency_budget,
     )
 
 

@@ -2,13 +2,15 @@
 
 final(d) = w * minmax(first-stage score)(d) + (1 - w) * cosine(MiniLM(query), MiniLM(code of d)),
 with K and w chosen on the valid partition (`hybrid tune rerank`). Candidate embeddings are cached on
-disk per model (sqlite, keyed by document id), so a function is embedded once, whatever query brings it.
+disk per model (sqlite, keyed by document id, under `HYBRID_CACHE_DIR` or the tool's home folder), so a
+function is embedded once, whatever query brings it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -80,7 +82,8 @@ class Reranker:
 
         self.encoder = MiniLMEncoder.load(model)
         cache_name = f"{self.encoder.name}-{weights_fingerprint(self.encoder.path)}.sqlite"
-        self.cache = EmbeddingCache((cache_dir or home_dir() / "cache") / cache_name)
+        cache_dir = cache_dir or Path(os.environ.get("HYBRID_CACHE_DIR") or home_dir() / "cache")
+        self.cache = EmbeddingCache(cache_dir / cache_name)
 
     def code_vectors(self, hits: list[Hit]) -> np.ndarray:
         cached = self.cache.get_many([h.doc_id for h in hits])

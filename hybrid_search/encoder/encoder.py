@@ -90,12 +90,15 @@ class Encoder:
         return self.vocab.ids(code_subtokens(func_name, code_without_docstring, self.config.max_code_len)) or [1]
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
-        return self._encode([self.query_ids(t) for t in texts], "query", batch_size)
+        return self.encode_query_ids([self.query_ids(t) for t in texts], batch_size)
 
     def encode_functions(self, functions: Sequence[Function], batch_size: int = 256) -> np.ndarray:
         """Vectors of functions' code (name + body, docstring removed, as in training)."""
         rows = [self.code_ids(f.func_name, strip_docstring(f.code)) for f in functions]
         return self._encode(rows, "code", batch_size)
+
+    def encode_query_ids(self, rows: Sequence[list[int]], batch_size: int = 512) -> np.ndarray:
+        return self._encode(rows, "query", batch_size)
 
     def encode_code_ids(self, rows: Sequence[list[int]], batch_size: int = 256) -> np.ndarray:
         return self._encode(rows, "code", batch_size)

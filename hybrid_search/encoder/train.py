@@ -21,6 +21,7 @@ from hybrid_search.encoder.encoder import Encoder, pad
 from hybrid_search.encoder.models import DualEncoder, EncoderConfig
 from hybrid_search.encoder.tokenize import code_subtokens, subtokens
 from hybrid_search.encoder.vocab import Vocab
+from hybrid_search.evaluation.dense import csn_mrr
 
 
 @dataclass
@@ -64,17 +65,9 @@ def to_ids(vocab: Vocab, queries: list[list[str]], codes: list[list[str]]) -> Pa
     return PairIds([vocab.ids(q) or [1] for q in queries], [vocab.ids(c) or [1] for c in codes])
 
 
-def csn_mrr(encoder: Encoder, valid: PairIds, batch: int = 1000) -> float:
-    """CodeSearchNet's MRR: each query against its own code and the 999 other codes of its batch."""
-    from hybrid_search.evaluation.dense import target_ranks
-
-    reciprocal = []
-    for start in range(0, len(valid.queries), batch):
-        q = encoder._encode(valid.queries[start : start + batch], "query", 512)
-        c = encoder.encode_code_ids(valid.codes[start : start + batch])
-        ranks = target_ranks(q, c, np.arange(len(q)))
-        reciprocal += list(1.0 / ranks)
-    return float(np.mean(reciprocal)) if reciprocal else 0.0
+def valid_csn_mrr(encoder: Encoder, valid: PairIds) -> float:
+    """CodeSearchNet's MRR of the valid pairs, from their pre-computed token ids."""
+    return csn_mrr(encoder.encode_query_ids(valid.queries), encoder.encode_code_ids(valid.codes))
 
 
 def train_encoder(
@@ -131,7 +124,7 @@ def train_encoder(
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
         model.eval()
-        mrr = csn_mrr(encoder, valid)
+        mrr = valid_csn_mrr(encoder, valid)
         state["history"].append({"epoch": epoch, "loss": float(np.mean(losses)), "valid_mrr_csn": mrr})
         echo(f"epoch {epoch}: train loss {np.mean(losses):.4f}, valid CSN MRR {mrr:.4f}")
         if mrr > state["best_mrr"]:

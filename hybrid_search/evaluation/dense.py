@@ -27,3 +27,15 @@ def top_k(queries: np.ndarray, pool: np.ndarray, k: int, chunk: int = 256) -> np
         order = np.take_along_axis(scores, part, 1).argsort(1)[:, ::-1]
         out[start : start + chunk] = np.take_along_axis(part, order, 1)
     return out
+
+
+def csn_mrr(queries: np.ndarray, codes: np.ndarray, batch: int = 1000) -> float:
+    """CodeSearchNet's MRR: query i against its own code i and the other codes of its batch of `batch`.
+
+    queries, codes: (N, D), row i of each describing the same pair.
+    """
+    reciprocal: list[float] = []
+    for start in range(0, len(queries), batch):
+        q, c = queries[start : start + batch], codes[start : start + batch]
+        reciprocal += (1.0 / target_ranks(q, c, np.arange(len(q)))).tolist()
+    return float(np.mean(reciprocal)) if reciprocal else 0.0

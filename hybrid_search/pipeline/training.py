@@ -16,7 +16,7 @@ from hybrid_search.data.pairs import FILTERS, Pair, make_pairs
 from hybrid_search.data.types import Function
 from hybrid_search.encoder.encoder import Encoder
 from hybrid_search.encoder.train import TrainConfig, train_encoder
-from hybrid_search.evaluation.dense import target_ranks
+from hybrid_search.evaluation.dense import csn_mrr, target_ranks
 from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
 from hybrid_search.pipeline.valid import sample_queries
 
@@ -90,15 +90,11 @@ def run_training(
     return metadata
 
 
-def csn_mrr_of(encoder, queries: list[Pair], batch: int = 1000) -> float:
+def csn_mrr_of(encoder, queries: list[Pair]) -> float:
     """CodeSearchNet's MRR for any encoder: each query against the 999 other targets of its batch."""
-    reciprocal: list[float] = []
-    for start in range(0, len(queries), batch):
-        chunk = queries[start : start + batch]
-        q = encoder.encode_queries([p.query for p in chunk])
-        c = encoder.encode_functions([p.function for p in chunk])
-        reciprocal += (1.0 / target_ranks(q, c, np.arange(len(chunk)))).tolist()
-    return float(np.mean(reciprocal)) if reciprocal else 0.0
+    return csn_mrr(
+        encoder.encode_queries([p.query for p in queries]), encoder.encode_functions([p.function for p in queries])
+    )
 
 
 def run_minilm(

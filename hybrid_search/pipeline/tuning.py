@@ -20,6 +20,12 @@ from hybrid_search.retrieval.base import Hit
 from hybrid_search.retrieval.lexical import PARAMS_FILE, LexicalRetriever
 
 
+def save_choice(path: Path, summary: dict, echo=print) -> None:
+    """Write a tuning summary (chosen parameters, valid scores, every candidate tried) next to the code using it."""
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    echo(f"saved to {path}")
+
+
 def body_field(params: LexicalParams) -> str:
     return "body.stem" if "body.stem" in params.fields else "body"
 
@@ -98,8 +104,7 @@ def tune_lexical(
     }
     echo(f"best: {_describe(best)}  pool MRR {best_result['mrr_pool']:.4f}, CSN MRR {best_result['mrr_csn']:.4f}")
     if write:
-        PARAMS_FILE.write_text(json.dumps(summary, indent=2) + "\n")
-        echo(f"saved to {PARAMS_FILE}")
+        save_choice(PARAMS_FILE, summary, echo)
     return summary
 
 
@@ -187,8 +192,7 @@ def tune_dense(
     }
     echo(f"chosen num_candidates {chosen['num_candidates']} (recall@100 {chosen['recall_at_100']:.4f})")
     if write:
-        DENSE_PARAMS.write_text(json.dumps(summary, indent=2) + "\n")
-        echo(f"saved to {DENSE_PARAMS}")
+        save_choice(DENSE_PARAMS, summary, echo)
     return summary
 
 
@@ -317,8 +321,7 @@ def tune_hybrid(
     }
     echo(f"best: {best.to_dict()} pool MRR {best_result['mrr_pool']:.4f}")
     if write:
-        HYBRID_PARAMS.write_text(json.dumps(summary, indent=2) + "\n")
-        echo(f"saved to {HYBRID_PARAMS}")
+        save_choice(HYBRID_PARAMS, summary, echo)
     return summary
 
 
@@ -401,8 +404,7 @@ def tune_rerank(
     }
     echo(f"best: {best} pool MRR {best_result['mrr_pool']:.4f} (hybrid alone {reference['mrr_pool']:.4f})")
     if write:
-        RERANK_PARAMS.write_text(json.dumps(summary, indent=2) + "\n")
-        echo(f"saved to {RERANK_PARAMS}")
+        save_choice(RERANK_PARAMS, summary, echo)
     return summary
 
 

@@ -372,6 +372,7 @@ def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: i
         plot_per_query,
         run_mode,
         score_mode,
+        valid_scores,
         write_per_query,
         write_results,
     )
@@ -399,11 +400,21 @@ def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: i
         if mode == "rerank":
             results["modes"][mode].update(encoder=retriever.encoder.name, rerank=retriever.params)
     compare_to_baseline(results["modes"])
+    for mode, scores in valid_scores().items():
+        if mode in results["modes"]:
+            results["modes"][mode]["valid"] = scores
     path = write_results(out, results)
     per_query = write_per_query(out, results["modes"])
     plot = plot_per_query(out, results["modes"])
     click.echo(format_table(results["modes"]))
     click.echo("(95% CIs: bootstrap over queries; p: paired randomisation test of NDCG Within against baseline)")
+    held_out = [
+        f"{m} {r['valid']['mrr_pool']:.4f}" for m, r in results["modes"].items() if "mrr_pool" in r.get("valid", {})
+    ]
+    if held_out:
+        click.echo(
+            "valid pool MRR where the parameters were chosen (the 99 queries are held out): " + ", ".join(held_out)
+        )
     click.echo(f"predictions: {out}/<mode>/model_predictions.csv\nresults:     {path}\nper query:   {per_query}")
     if plot:
         click.echo(f"plot:        {plot}")

@@ -87,3 +87,53 @@ def test_strict_index_stops_on_bad_record(run, tiny_data):
         f.write("{not json\n")
     result = run("index", "--data", str(tiny_data), "--strict", "--no-progress")
     assert result.exit_code == 1 and "functions-001.jsonl:1: malformed JSON" in result.output
+
+
+def test_eval_runs_every_mode_end_to_end(run, tmp_path, trained, monkeypatch):
+    """Index with vectors, fine-tune a (tiny) re-ranker where the rerank params expect it, eval all five modes."""
+    import csv
+
+    from conftest import write_jsonl_gz
+
+    from hybrid_search.encoder.minilm import MiniLMEncoder
+    from hybrid_search.retrieval.rerank import load_rerank_params
+
+    pairs, _, _, model_dir = trained
+    data = tmp_path / "data"
+    write_jsonl_gz(
+        data / "corpus" / "f.jsonl.gz",
+        [
+            {
+                "url": p.function.url,
+                "repo": p.function.repo,
+                "path": p.function.path,
+                "func_name": p.function.func_name,
+                "code": p.function.code,
+                "docstring": p.function.docstring,
+                "partition": "test",
+            }
+            for p in pairs
+        ],
+    )
+    queries = [p.query for p in pairs[:4]]
+    with (data / "queries.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([["query"], *[[q] for q in queries]])
+    with (data / "annotationStore.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["Language", "Query", "GitHubUrl", "Relevance", "Notes"])
+        writer.writerows(["Python", q, p.function.url, 3, ""] for q, p in zip(queries, pairs))
+    models = tmp_path / "models"
+    monkeypatch.setenv("HYBRID_MODELS", str(models))
+    MiniLMEncoder.load().fine_tune(pairs[:16], models / load_rerank_params()["model"], batch_size=8, progress=False)
+
+    assert run("index", "--data", str(data), "--encoder", str(model_dir), "--no-progress").exit_code == 0
+    out = tmp_path / "eval"
+    result = run("eval", "--data", str(data), "--out", str(out), "--no-progress")
+    assert result.exit_code == 0, result.output
+    modes = json.loads((out / "results.json").read_text())["modes"]
+    assert list(modes) == ["baseline", "lexical", "dense", "hybrid", "rerank"]
+    for name in ("dense", "hybrid", "rerank"):
+        assert modes[name]["ndcg_within"] > 0.9  # the tiny encoder learned these very pairs
+        assert (out / name / "model_predictions.csv").exists()
+    assert len((out / "per_query.csv").read_text().splitlines()) == 1 + 5 * len(queries)
+    assert (out / "per_query_ndcg.png").exists()

@@ -16,17 +16,6 @@ def test_subtokens_mirror_the_code_analyzer():
     assert code_subtokens("Reader.readAll", "return x", limit=3) == ["reader", "read", "all"]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    pairs = synthetic_pairs()
-    out = tmp_path_factory.mktemp("model") / "tiny"
-    config = TrainConfig(
-        encoder=EncoderConfig(kind="attn", dim=32, dropout=0.0), epochs=15, batch_size=16, lr=1e-2, min_count=1
-    )
-    encoder, metadata = train_encoder(pairs, pairs[:32], config, out, progress=False, echo=lambda *_: None)
-    return pairs, encoder, metadata, out
-
-
 def test_training_lowers_the_loss_and_ranks_the_right_function_first(trained):
     pairs, encoder, metadata, _ = trained
     losses = [h["loss"] for h in metadata["history"]]

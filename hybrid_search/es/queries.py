@@ -25,6 +25,12 @@ class LexicalParams:
     )
     type: str = "most_fields"
     tie_breaker: float | None = None
+    identifier_boost: float = 0.0  # weight of identifier-style query variants on func_name (0: off)
+    lemma_boost: float = 0.0  # weight of the lemmatised query on func_name and body (0: off)
+
+    @property
+    def uses_variants(self) -> bool:
+        return self.identifier_boost > 0 or self.lemma_boost > 0
 
     def field_list(self) -> list[str]:
         return [f"{name}^{boost:g}" for name, boost in self.fields.items() if boost > 0]
@@ -35,10 +41,18 @@ class LexicalParams:
             fields={k: float(v) for k, v in data["fields"].items()},
             type=data.get("type", "most_fields"),
             tie_breaker=data.get("tie_breaker"),
+            identifier_boost=float(data.get("identifier_boost", 0.0)),
+            lemma_boost=float(data.get("lemma_boost", 0.0)),
         )
 
     def to_dict(self) -> dict:
-        return {"fields": self.fields, "type": self.type, "tie_breaker": self.tie_breaker}
+        return {
+            "fields": self.fields,
+            "type": self.type,
+            "tie_breaker": self.tie_breaker,
+            "identifier_boost": self.identifier_boost,
+            "lemma_boost": self.lemma_boost,
+        }
 
 
 def baseline_query(text: str) -> dict:
@@ -46,12 +60,22 @@ def baseline_query(text: str) -> dict:
     return {"multi_match": {"query": text, "fields": ["name_subtokens", "code"], "type": "best_fields"}}
 
 
-def lexical_query(text: str, params: LexicalParams) -> dict:
-    """Ours: code-aware analyzers on name, docstring, body (code without docstring) and path, with tuned boosts."""
+def lexical_query(text: str, params: LexicalParams, lemmas: str = "", identifiers: tuple[str, ...] = ()) -> dict:
+    """Ours: code-aware analyzers on name, docstring, body (code without docstring) and path, with tuned boosts.
+
+    With query variants (retrieval/query.py), identifier forms (`read_csv`, `readcsv`) are matched as whole
+    name tokens and the lemmatised query against name and code, as extra `should` clauses.
+    """
     clause: dict = {"query": text, "fields": params.field_list(), "type": params.type}
     if params.tie_breaker is not None and params.type == "best_fields":
         clause["tie_breaker"] = params.tie_breaker
-    return {"multi_match": clause}
+    main = {"multi_match": clause}
+    extra: list[dict] = []
+    if params.identifier_boost > 0:
+        extra += [{"term": {"func_name": {"value": ident, "boost": params.identifier_boost}}} for ident in identifiers]
+    if params.lemma_boost > 0 and lemmas:
+        extra.append({"multi_match": {"query": lemmas, "fields": ["func_name", "body"], "boost": params.lemma_boost}})
+    return {"bool": {"must": [main], "should": extra}} if extra else main
 
 
 def with_filter(query: dict, filters: list[dict] | None) -> dict:

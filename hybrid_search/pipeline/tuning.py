@@ -54,6 +54,10 @@ def stages() -> list[Callable[[LexicalParams], list[LexicalParams]]]:
         lambda best: [
             with_fields(best, **{"path.text": p, "docstring.code": c}) for p in (0.0, 0.5, 1.0) for c in (0.0, 0.5)
         ],
+        # Query understanding (spaCy): identifier-style variants and lemmas as extra clauses.
+        lambda best: [
+            replace(best, identifier_boost=i, lemma_boost=m) for i in (0.0, 1.0, 2.0, 4.0) for m in (0.0, 0.5)
+        ],
     ]
 
 
@@ -109,7 +113,8 @@ def tune_lexical(
 
 
 def _describe(params: LexicalParams) -> str:
-    return f"{params.type} " + " ".join(params.field_list())
+    variants = f" identifiers^{params.identifier_boost:g} lemmas^{params.lemma_boost:g}" if params.uses_variants else ""
+    return f"{params.type} " + " ".join(params.field_list()) + variants
 
 
 def _line(name: str, result: dict) -> str:

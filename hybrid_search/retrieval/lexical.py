@@ -44,8 +44,14 @@ class LexicalRetriever:
         self.params = params or load_lexical_params()
 
     def query(self, text: str, filters: list[dict] | None = None) -> dict:
-        scoring = baseline_query(text) if self.mode == "baseline" else lexical_query(text, self.params)
-        return with_filter(scoring, filters)
+        if self.mode == "baseline":
+            return with_filter(baseline_query(text), filters)
+        if not self.params.uses_variants:
+            return with_filter(lexical_query(text, self.params), filters)
+        from hybrid_search.retrieval.query import query_variants
+
+        variants = query_variants(text)
+        return with_filter(lexical_query(text, self.params, variants.lemmas, variants.identifiers), filters)
 
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
         return self.search_many([text], k=k, filters=[filters])[0]

@@ -1,0 +1,49 @@
+"""Query understanding: lemmas, stop words and identifier-style variants, and the clauses they add."""
+
+from hybrid_search.es.queries import LexicalParams, lexical_query
+from hybrid_search.retrieval.query import identifier_variants, query_variants
+
+
+def test_identifier_variants_join_adjacent_words():
+    assert identifier_variants(["read", "csv", "file"]) == (
+        "read_csv",
+        "readcsv",
+        "csv_file",
+        "csvfile",
+        "read_csv_file",
+        "readcsvfile",
+    )
+    assert identifier_variants(["sort"]) == ()
+
+
+def test_query_variants_drop_stop_words_and_lemmatise():
+    variants = query_variants("Reading the CSV files into a data frame")
+    assert variants.lemmas.split()[:3] == ["read", "csv", "file"]
+    assert "the" not in variants.lemmas and "into" not in variants.lemmas
+    for expected in ("read_csv", "readcsv", "data_frame", "dataframe", "read_csv_file"):
+        assert expected in variants.identifiers
+    assert query_variants("") == query_variants("   the of a ")
+
+
+def test_variant_clauses_only_when_boosted():
+    plain = lexical_query("read csv", LexicalParams())
+    assert "multi_match" in plain
+    boosted = lexical_query(
+        "read csv", LexicalParams(identifier_boost=2.0, lemma_boost=0.5), "read csv", ("read_csv", "readcsv")
+    )
+    should = boosted["bool"]["should"]
+    assert {"term": {"func_name": {"value": "read_csv", "boost": 2.0}}} in should
+    assert any("multi_match" in clause and clause["multi_match"]["boost"] == 0.5 for clause in should)
+    assert boosted["bool"]["must"] == [plain]
+
+
+def test_identifier_clause_matches_whole_name_tokens(es, tiny_data, index_name):
+    from hybrid_search.pipeline.build import build_index
+    from hybrid_search.retrieval.lexical import LexicalRetriever
+
+    build_index(es, tiny_data, index_name, progress=False)
+    params = LexicalParams(fields={"body": 1.0}, identifier_boost=10.0)
+    hits = LexicalRetriever(es, index_name, params=params).search("reading a csv file", k=2)
+    assert hits[0].func_name == "read_csv_file"
+    explained = es.search(index=index_name, query={"term": {"func_name": "read_csv_file"}})["hits"]["hits"]
+    assert [h["_source"]["func_name"] for h in explained] == ["read_csv_file"]

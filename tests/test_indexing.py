@@ -70,3 +70,11 @@ def test_invalid_alias_names_are_refused():
     for name in ("Upper", "a*", "_system", "a b", ""):
         with pytest.raises(HybridError, match="invalid index name"):
             indexing.validate_name(name)
+
+
+def test_dense_mode_on_an_index_without_vectors_says_how_to_fix_it(es, tiny_data, index_name):
+    from hybrid_search.retrieval.dense import DenseRetriever
+
+    build_index(es, tiny_data, index_name, progress=False)
+    with pytest.raises(HybridError, match="has no vectors; build it with `hybrid index --encoder NAME`"):
+        DenseRetriever(es, index_name)

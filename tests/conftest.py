@@ -159,3 +159,9 @@ def trained(tmp_path_factory):
     )
     encoder, metadata = train_encoder(pairs, pairs[:32], config, out, progress=False, echo=lambda *_: None)
     return pairs, encoder, metadata, out
+
+
+def pair_records(pairs, partition: str = "test") -> list[dict]:
+    """Corpus records (shared-shard format) of the functions behind `pairs`."""
+    fields = ("url", "repo", "path", "func_name", "code", "docstring")
+    return [{**{name: getattr(p.function, name) for name in fields}, "partition": partition} for p in pairs]

@@ -93,28 +93,14 @@ def test_eval_runs_every_mode_end_to_end(run, tmp_path, trained, monkeypatch):
     """Index with vectors, fine-tune a (tiny) re-ranker where the rerank params expect it, eval all five modes."""
     import csv
 
-    from conftest import write_jsonl_gz
+    from conftest import pair_records, write_jsonl_gz
 
     from hybrid_search.encoder.minilm import MiniLMEncoder
     from hybrid_search.retrieval.rerank import load_rerank_params
 
     pairs, _, _, model_dir = trained
     data = tmp_path / "data"
-    write_jsonl_gz(
-        data / "corpus" / "f.jsonl.gz",
-        [
-            {
-                "url": p.function.url,
-                "repo": p.function.repo,
-                "path": p.function.path,
-                "func_name": p.function.func_name,
-                "code": p.function.code,
-                "docstring": p.function.docstring,
-                "partition": "test",
-            }
-            for p in pairs
-        ],
-    )
+    write_jsonl_gz(data / "corpus" / "f.jsonl.gz", pair_records(pairs))
     queries = [p.query for p in pairs[:4]]
     with (data / "queries.csv").open("w", newline="") as f:
         csv.writer(f).writerows([["query"], *[[q] for q in queries]])

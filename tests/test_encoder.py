@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_pairs
+from conftest import pair_records, synthetic_pairs
 
 from hybrid_search.encoder.encoder import Encoder
 from hybrid_search.encoder.models import DualEncoder, EncoderConfig
@@ -76,18 +76,7 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained, monkeypa
     from hybrid_search.retrieval.hybrid import FusionParams, HybridRetriever
 
     pairs, encoder, _, _ = trained
-    records = [
-        {
-            "url": p.function.url,
-            "repo": p.function.repo,
-            "path": p.function.path,
-            "func_name": p.function.func_name,
-            "code": p.function.code,
-            "docstring": p.function.docstring,
-            "partition": "train",
-        }
-        for p in pairs
-    ]
+    records = pair_records(pairs, partition="train")
     write_jsonl_gz(tmp_path / "corpus" / "f.jsonl.gz", records)
     report = build_index(es, tmp_path, index_name, progress=False, encoder=encoder)
     assert es.count(index=index_name)["count"] == len(pairs)
@@ -130,19 +119,7 @@ def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name,
     model_dir = tmp_path / "model"
     shutil.copytree(out, model_dir)
     encoder = Encoder.load(model_dir)
-    write_jsonl_gz(
-        tmp_path / "data" / "corpus" / "f.jsonl.gz",
-        [
-            {
-                "url": p.function.url,
-                "repo": "r",
-                "path": "p.py",
-                "func_name": p.function.func_name,
-                "code": p.function.code,
-            }
-            for p in pairs[:8]
-        ],
-    )
+    write_jsonl_gz(tmp_path / "data" / "corpus" / "f.jsonl.gz", pair_records(pairs[:8]))
     build_index(es, tmp_path / "data", index_name, progress=False, encoder=encoder)
     assert DenseRetriever(es, index_name).encoder.path == model_dir  # found through the index's _meta
     state = torch.load(model_dir / "model.pt", weights_only=True)

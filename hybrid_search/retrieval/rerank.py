@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -85,20 +86,25 @@ class Reranker:
         cache_dir = cache_dir or Path(os.environ.get("HYBRID_CACHE_DIR") or home_dir() / "cache")
         self.cache = EmbeddingCache(cache_dir / cache_name)
 
-    def code_vectors(self, hits: list[Hit]) -> np.ndarray:
+    def code_vectors(self, hits: list[Hit], fetch: Callable[[list[str]], dict[str, dict]] | None = None) -> np.ndarray:
+        """Vectors of the hits' code: from the cache, else embedded (sources read through `fetch` when given,
+        so the first stage need not carry every candidate's code)."""
         cached = self.cache.get_many([h.doc_id for h in hits])
         missing = [h for h in hits if h.doc_id not in cached]
         if missing:
+            if fetch is not None:
+                sources = fetch([h.doc_id for h in missing])
+                missing = [Hit(h.doc_id, h.url, h.score, sources.get(h.doc_id, h.source)) for h in missing]
             fresh = self.encoder.encode_functions([function_of(h) for h in missing])
             new = {h.doc_id: v for h, v in zip(missing, fresh)}
             self.cache.put_many(new)
             cached.update(new)
         return np.stack([cached[h.doc_id] for h in hits]) if hits else np.zeros((0, self.encoder.dims), np.float32)
 
-    def rescore(self, text: str, hits: list[Hit], first_stage_weight: float) -> list[Hit]:
+    def rescore(self, text: str, hits: list[Hit], first_stage_weight: float, fetch=None) -> list[Hit]:
         if not hits:
             return []
-        similarity = self.code_vectors(hits) @ self.encoder.encode_queries([text])[0]
+        similarity = self.code_vectors(hits, fetch) @ self.encoder.encode_queries([text])[0]
         first = fusion.min_max({h.doc_id: h.score for h in hits})
         scored = [
             Hit(h.doc_id, h.url, first_stage_weight * first[h.doc_id] + (1 - first_stage_weight) * float(s), h.source)
@@ -118,15 +124,24 @@ class RerankRetriever:
         from hybrid_search.retrieval.hybrid import HybridRetriever
 
         self.params = params or load_rerank_params()
-        # The re-ranker reads each candidate's code and name, whatever the caller asked to see.
-        fields = ["url", "func_name", "repo", "path", "code"]
-        wanted = fields if source is False else (source if source is True else sorted({*source, *fields}))
+        # Candidates carry only what the caller asked for (plus url and name); the code of those the
+        # re-ranker has not embedded yet is fetched for them alone (`_sources`).
+        wanted = (
+            ["url", "func_name"]
+            if source is False
+            else (source if source is True else sorted({*source, "url", "func_name"}))
+        )
+        self.client, self.index = client, index
         self.first_stage = HybridRetriever(client, index, source=wanted)
         self.encoder = self.first_stage.encoder
         self.reranker = Reranker(self.params["model"])
 
+    def _sources(self, doc_ids: list[str]) -> dict[str, dict]:
+        response = self.client.mget(index=self.index, ids=doc_ids, source=["url", "func_name", "repo", "path", "code"])
+        return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
         candidates = self.first_stage.search(text, k=max(k, self.params["candidates"]), filters=filters)
         head = candidates[: self.params["candidates"]]
-        reranked = self.reranker.rescore(text, head, self.params["first_stage_weight"])
+        reranked = self.reranker.rescore(text, head, self.params["first_stage_weight"], fetch=self._sources)
         return (reranked + candidates[len(head) :])[:k]

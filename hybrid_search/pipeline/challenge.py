@@ -156,21 +156,15 @@ def valid_scores() -> dict[str, dict]:
     """Each mode's valid-partition scores, as recorded when its parameters were chosen (`hybrid tune ...`)."""
     from hybrid_search.retrieval import hybrid, lexical, rerank
 
-    scores: dict[str, dict] = {}
-    for mode, path, key in (
-        ("lexical", lexical.PARAMS_FILE, "valid"),
-        ("hybrid", hybrid.PARAMS_FILE, "valid"),
-        ("rerank", rerank.PARAMS_FILE, "valid"),
-    ):
-        if path.exists():
-            scores[mode] = json.loads(path.read_text())[key]
-    if hybrid.PARAMS_FILE.exists():
-        singles = json.loads(hybrid.PARAMS_FILE.read_text()).get("single_modes", {})
-        scores.setdefault("dense", singles.get("dense", {}))
-    if lexical.PARAMS_FILE.exists():
-        baseline = next(
-            (t for t in json.loads(lexical.PARAMS_FILE.read_text())["tried"] if t["mode"] == "baseline"), None
-        )
-        if baseline:
-            scores["baseline"] = {k: baseline[k] for k in ("mrr_pool", "recall_at_100_pool", "mrr_csn")}
+    saved = {
+        m: json.loads(f.read_text())
+        for m, f in (("lexical", lexical.PARAMS_FILE), ("hybrid", hybrid.PARAMS_FILE), ("rerank", rerank.PARAMS_FILE))
+        if f.exists()
+    }
+    scores = {mode: summary["valid"] for mode, summary in saved.items()}
+    if "hybrid" in saved:
+        scores["dense"] = saved["hybrid"].get("single_modes", {}).get("dense", {})
+    baseline = next((t for t in saved.get("lexical", {}).get("tried", []) if t["mode"] == "baseline"), None)
+    if baseline:
+        scores["baseline"] = {k: baseline[k] for k in ("mrr_pool", "recall_at_100_pool", "mrr_csn")}
     return scores

@@ -145,12 +145,13 @@ def tune_dense(
     from hybrid_search.data.corpus import ReadReport, read_corpus
     from hybrid_search.evaluation.dense import top_k
     from hybrid_search.retrieval.dense import PARAMS_FILE as DENSE_PARAMS
-    from hybrid_search.retrieval.dense import DenseRetriever
+    from hybrid_search.retrieval.dense import DenseRetriever, knn_body
 
     retriever = DenseRetriever(client, index, source=False)
     functions = list(read_corpus(folder, ReadReport()))
-    if client.count(index=index)["count"] != len(functions):
-        echo(f"warning: {index} holds {client.count(index=index)['count']:,} documents, the corpus {len(functions):,}")
+    indexed = client.count(index=index)["count"]
+    if indexed != len(functions):
+        echo(f"warning: {index} holds {indexed:,} documents, the corpus {len(functions):,}")
     queries = valid.sample_queries(
         [f for f in functions if f.partition == "valid"], n_queries, seed, annotated_urls(folder)
     )
@@ -166,8 +167,6 @@ def tune_dense(
     for num_candidates in candidates:
         recalls, recalls10, latencies = [], [], []
         for vector, truth, truth10 in zip(query_vectors, exact_ids, exact_top10):
-            from hybrid_search.retrieval.dense import knn_body
-
             body = knn_body(vector, 100, num_candidates, source=False)
             tick = time.perf_counter()
             hits = client.search(index=index, **body)["hits"]["hits"]
@@ -350,10 +349,10 @@ def tune_rerank(
     Only settings whose cold-cache cost fits `latency_budget_ms` per query are eligible: K candidates at the
     measured embedding rate plus the query's own encoding.
     """
-    from hybrid_search.retrieval.fusion import min_max, top
+    from hybrid_search.retrieval.fusion import top
     from hybrid_search.retrieval.hybrid import load_fusion_params
     from hybrid_search.retrieval.rerank import PARAMS_FILE as RERANK_PARAMS
-    from hybrid_search.retrieval.rerank import Reranker
+    from hybrid_search.retrieval.rerank import Reranker, combine_scores
 
     fusion_params = load_fusion_params()
     depths, weights = (10, 20, 30, 50), (0.0, 0.25, 0.5, 0.75)
@@ -383,8 +382,7 @@ def tune_rerank(
                 reranked = []
                 for run, sims in zip(first, similarities):
                     head = dict(top(run, depth))
-                    norm = min_max(head)
-                    rescored = {d: weight * norm[d] + (1 - weight) * sims[d] for d in head}
+                    rescored = combine_scores(head, sims, weight)
                     rescored.update({d: s - 1e9 for d, s in run.items() if d not in head})  # tail keeps its order
                     reranked.append(rescored)
                 result = pool_scores(queries, reranked)
@@ -415,8 +413,6 @@ def tune_rerank(
 
 def _cold_costs(reranker, runs: ValidRuns, first: list[dict], queries: list[Pair], sample: int = 128) -> tuple:
     """Milliseconds to embed one candidate and one query with the re-ranker, cache bypassed."""
-    import time
-
     ids = [d for run in first for d in run][:sample]
     functions = [runs.functions[d] for d in ids]
     started = time.perf_counter()

@@ -68,6 +68,12 @@ def function_of(hit: Hit) -> Function:
     )
 
 
+def combine_scores(first_stage: dict[str, float], similarity: dict[str, float], weight: float) -> dict[str, float]:
+    """w * minmax(first-stage score) + (1 - w) * re-ranker cosine, for the same candidates."""
+    first = fusion.min_max(first_stage)
+    return {d: weight * first[d] + (1 - weight) * similarity[d] for d in first}
+
+
 def weights_fingerprint(model_dir: Path) -> str:
     """Changes whenever the model's weights file changes (so a retrained model never reads stale vectors)."""
     weights = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
@@ -105,11 +111,12 @@ class Reranker:
         if not hits:
             return []
         similarity = self.code_vectors(hits, fetch) @ self.encoder.encode_queries([text])[0]
-        first = fusion.min_max({h.doc_id: h.score for h in hits})
-        scored = [
-            Hit(h.doc_id, h.url, first_stage_weight * first[h.doc_id] + (1 - first_stage_weight) * float(s), h.source)
-            for h, s in zip(hits, similarity)
-        ]
+        scores = combine_scores(
+            {h.doc_id: h.score for h in hits},
+            {h.doc_id: float(s) for h, s in zip(hits, similarity)},
+            first_stage_weight,
+        )
+        scored = [Hit(h.doc_id, h.url, scores[h.doc_id], h.source) for h in hits]
         return sorted(scored, key=lambda h: (-h.score, h.doc_id))
 
 

@@ -43,3 +43,17 @@ def reranker_function(h):
     from hybrid_search.retrieval.rerank import function_of
 
     return function_of(h)
+
+
+def test_int8_reranker_keeps_the_ranking_and_its_own_cache(reranker, tmp_path):
+    quantized = Reranker("minilm", int8=True, cache_dir=tmp_path)
+    hits = [
+        hit("1", "send_email", "def send_email(to, body):\n    smtp.sendmail(to, body)", 1.0),
+        hit("2", "load_csv", "def load_csv(path):\n    return pandas.read_csv(path)", 1.0),
+    ]
+    assert quantized.rescore("read a csv file into a dataframe", hits, first_stage_weight=0.0)[0].doc_id == "2"
+    full, int8 = reranker.code_vectors(hits), quantized.code_vectors(hits)
+    assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-4)
+    assert not np.allclose(full, int8, atol=1e-5)  # the weights really are quantised
+    assert (np.sum(full * int8, axis=1) > 0.8).all()  # ... and the vectors stay close to full precision
+    assert "int8" in quantized.cache.db.execute("PRAGMA database_list").fetchone()[2]

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -38,12 +39,21 @@ def code_text(func_name: str, code_without_docstring: str) -> str:
     return f"{func_name}\n{code_without_docstring}"
 
 
+def quantized(model: torch.nn.Module) -> torch.nn.Module:
+    """Inference-only copy with int8 weights in every Linear layer: ~2.5x faster on this CPU (measured on
+    30-candidate batches); whether the ranking survives is checked on valid (`hybrid tune rerank`)."""
+    with warnings.catch_warnings():
+        # torch >= 2.10 points to torchao for new code; the eager API still ships and works on CPU.
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 class MiniLMEncoder:
     """Same interface as `Encoder`: unit vectors for queries and functions."""
 
     kind = "minilm"
 
-    def __init__(self, path: Path, max_length: int = 128, device: str | None = None):
+    def __init__(self, path: Path, max_length: int = 128, device: str | None = None, int8: bool = False):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
         import transformers
         from sentence_transformers import SentenceTransformer
@@ -54,19 +64,22 @@ class MiniLMEncoder:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = SentenceTransformer(str(path), device=self.device)
         self.model.max_seq_length = max_length
+        if int8:
+            self.model = quantized(self.model)
+        self.int8 = int8
         self.path, self.name = path, path.name if path != packaged_model_path() else ZERO_SHOT
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dims = dimension()
 
     @classmethod
-    def load(cls, name_or_path: str | Path = ZERO_SHOT, max_length: int = 128) -> MiniLMEncoder:
+    def load(cls, name_or_path: str | Path = ZERO_SHOT, max_length: int = 128, int8: bool = False) -> MiniLMEncoder:
         if str(name_or_path) == ZERO_SHOT:
-            return cls(packaged_model_path(), max_length=max_length)
+            return cls(packaged_model_path(), max_length=max_length, int8=int8)
         from hybrid_search.encoder.encoder import models_dir
 
         for path in (Path(name_or_path), models_dir() / str(name_or_path)):
             if (path / "config.json").is_file():
-                return cls(path, max_length=max_length)
+                return cls(path, max_length=max_length, int8=int8)
         raise HybridError(
             f"no re-ranker '{name_or_path}' (looked in {name_or_path} and {models_dir()}); fine-tune one with "
             "`hybrid train --encoder minilm` or use the zero-shot 'minilm'"

@@ -367,12 +367,13 @@ def tune_rerank(
     reference = pool_scores(queries, first)
     echo(f"hybrid (no re-ranking), {len(queries)} queries: pool MRR {reference['mrr_pool']:.4f}")
     tried, best, best_result = [], None, None
-    for model in models:
-        reranker = Reranker(model)
+    for model, int8 in ((m, q) for m in models for q in (False, True)):
+        reranker = Reranker(model, int8=int8)
+        label = f"{model}{' int8' if int8 else ''}"
         per_function_ms, per_query_ms = _cold_costs(reranker, runs, first, queries)
-        echo(f"{model}: cold cost {per_function_ms:.1f} ms per candidate + {per_query_ms:.1f} ms per query")
+        echo(f"{label}: cold cost {per_function_ms:.1f} ms per candidate + {per_query_ms:.1f} ms per query")
         similarities = []
-        for query, run in zip(tqdm(queries, desc=f"embedding candidates ({model})", disable=not progress), first):
+        for query, run in zip(tqdm(queries, desc=f"embedding candidates ({label})", disable=not progress), first):
             ids = list(run)
             hits = [Hit(d, runs.functions[d].url, run[d], _source_of(runs.functions[d])) for d in ids]
             vectors = reranker.code_vectors(hits)
@@ -387,11 +388,16 @@ def tune_rerank(
                     reranked.append(rescored)
                 result = pool_scores(queries, reranked)
                 result["cold_ms_estimate"] = round(depth * per_function_ms + per_query_ms, 1)
-                params = {"model": reranker.encoder.name, "candidates": depth, "first_stage_weight": weight}
+                params = {
+                    "model": reranker.encoder.name,
+                    "int8": int8,
+                    "candidates": depth,
+                    "first_stage_weight": weight,
+                }
                 tried.append({"params": params, **result})
                 fits = result["cold_ms_estimate"] <= latency_budget_ms
                 echo(
-                    f"{model:<12} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}   "
+                    f"{label:<17} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}   "
                     f"cold ~{result['cold_ms_estimate']:.0f} ms{'' if fits else ' (over budget)'}"
                 )
                 if fits and (best_result is None or result["mrr_pool"] > best_result["mrr_pool"]):
@@ -411,13 +417,16 @@ def tune_rerank(
     return summary
 
 
-def _cold_costs(reranker, runs: ValidRuns, first: list[dict], queries: list[Pair], sample: int = 128) -> tuple:
-    """Milliseconds to embed one candidate and one query with the re-ranker, cache bypassed."""
-    ids = [d for run in first for d in run][:sample]
-    functions = [runs.functions[d] for d in ids]
+def _cold_costs(reranker, runs: ValidRuns, first: list[dict], queries: list[Pair], sample: int = 8) -> tuple:
+    """Milliseconds to embed one candidate and one query with the re-ranker, cache bypassed.
+
+    Candidates are embedded one query's list at a time, as at search time (a batch is padded to its longest
+    function, so embedding a large mixed sample at once under-estimates the cost)."""
+    lists = [[runs.functions[d] for d in list(run)[:30]] for run in first[:sample]]
     started = time.perf_counter()
-    reranker.encoder.encode_functions(functions)
-    per_function = (time.perf_counter() - started) * 1000 / len(functions)
+    for functions in lists:
+        reranker.encoder.encode_functions(functions)
+    per_function = (time.perf_counter() - started) * 1000 / sum(map(len, lists))
     texts = [q.query for q in queries[:32]]
     started = time.perf_counter()
     for text in texts:

@@ -24,7 +24,7 @@ from hybrid_search.retrieval import fusion
 from hybrid_search.retrieval.base import Hit
 
 PARAMS_FILE = Path(__file__).with_name("rerank_params.json")
-DEFAULTS = {"model": "minilm", "candidates": 30, "first_stage_weight": 0.5}
+DEFAULTS = {"model": "minilm", "int8": False, "candidates": 30, "first_stage_weight": 0.5}
 
 
 def load_rerank_params(path: Path = PARAMS_FILE) -> dict:
@@ -84,11 +84,12 @@ def weights_fingerprint(model_dir: Path) -> str:
 class Reranker:
     """Scores candidates with MiniLM, embedding each function once (cache) per model."""
 
-    def __init__(self, model: str = "minilm", cache_dir: Path | None = None):
+    def __init__(self, model: str = "minilm", int8: bool = False, cache_dir: Path | None = None):
         from hybrid_search.encoder.minilm import MiniLMEncoder
 
-        self.encoder = MiniLMEncoder.load(model)
-        cache_name = f"{self.encoder.name}-{weights_fingerprint(self.encoder.path)}.sqlite"
+        self.encoder = MiniLMEncoder.load(model, int8=int8)
+        variant = "-int8" if int8 else ""
+        cache_name = f"{self.encoder.name}{variant}-{weights_fingerprint(self.encoder.path)}.sqlite"
         cache_dir = cache_dir or Path(os.environ.get("HYBRID_CACHE_DIR") or home_dir() / "cache")
         self.cache = EmbeddingCache(cache_dir / cache_name)
 
@@ -141,7 +142,7 @@ class RerankRetriever:
         self.client, self.index = client, index
         self.first_stage = HybridRetriever(client, index, source=wanted)
         self.encoder = self.first_stage.encoder
-        self.reranker = Reranker(self.params["model"])
+        self.reranker = Reranker(self.params["model"], int8=self.params["int8"])
 
     def _sources(self, doc_ids: list[str]) -> dict[str, dict]:
         response = self.client.mget(index=self.index, ids=doc_ids, source=["url", "func_name", "repo", "path", "code"])

@@ -118,7 +118,11 @@ def es():
 
 @es.command("up")
 @click.option("--port", default=9200, show_default=True, help="HTTP port on 127.0.0.1.")
-@click.option("--heap", default=None, help="JVM heap, e.g. 1g [env HYBRID_ES_HEAP; default 1g].")
+@click.option(
+    "--heap",
+    default=None,
+    help="JVM heap, e.g. 1g [env HYBRID_ES_HEAP; default: sized from the corpus, see docs/benchmarks.md].",
+)
 def es_up(port: int, heap: str | None):
     """Install ES 8.12.2 once (sha512-checked), start it if needed and wait until healthy. Idempotent."""
     from hybrid_search.es import local

@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-export HYBRID_ES_HEAP="${HYBRID_ES_HEAP:-1g}"
 ENCODER="${HYBRID_ENCODER:-nbow}"
 .venv/bin/hybrid es up
 # The first-stage encoder (chosen on the valid partition, docs/encoder.md); trained once, ~10 min on 2 cores.

@@ -20,5 +20,5 @@ done
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 # torch first, pinned to the CPU build on this kind of machine (an unpinned torch pulls GBs of CUDA wheels).
 .venv/bin/python -m pip install -q --disable-pip-version-check "torch==${HYBRID_TORCH_VERSION:-2.13.0}" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,rerank]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,rerank,bench]" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/hybrid --version >/dev/null

@@ -191,9 +191,35 @@ def _make_world_readable(root: Path) -> None:
 # ---------------------------------------------------------------- run
 
 
-def default_heap() -> str:
-    """1 GB is enough for the ~370k-function corpus with text fields; tests need 512 MB (HYBRID_ES_HEAP overrides)."""
-    return os.environ.get("HYBRID_ES_HEAP", "1g")
+def default_heap(corpus_bytes: int | None = None) -> str:
+    """`HYBRID_ES_HEAP`, else a heap sized from the corpus (gzipped bytes of the default data folder's files).
+
+    Postings and HNSW graphs live off-heap in the page cache, so the heap grows slowly with the corpus: the
+    366k-function shared corpus (54 MB gzipped) indexes and serves with vectors in 1 GB (docs/benchmarks.md).
+    512 MB below 20 MB of corpus, 1 GB below 200 MB, 2 GB above; never more than a quarter of the memory,
+    which leaves the rest to the page cache. 1 GB when no corpus is known.
+    """
+    if env := os.environ.get("HYBRID_ES_HEAP"):
+        return env
+    if corpus_bytes is None:
+        corpus_bytes = _default_corpus_bytes()
+    if corpus_bytes is None:
+        mb = 1024
+    else:
+        mb = 512 if corpus_bytes < 20 * 2**20 else 1024 if corpus_bytes < 200 * 2**20 else 2048
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return f"{max(256, min(mb, memory_mb // 4))}m"
+
+
+def _default_corpus_bytes() -> int | None:
+    from hybrid_search.config import default_data_dir
+    from hybrid_search.data.corpus import corpus_files
+
+    folder = default_data_dir()
+    try:
+        return sum(path.stat().st_size for path in corpus_files(folder)) if folder else None
+    except (HybridError, OSError):
+        return None
 
 
 def up(port: int = 9200, heap: str | None = None, timeout: float = 180.0, echo=print) -> str:

@@ -65,11 +65,13 @@ class HybridRetriever:
         self.lexical = LexicalRetriever(client, index, mode="lexical", source=source)
         self.dense = DenseRetriever(client, index, encoder=encoder, source=source)
         self.encoder = self.dense.encoder
+        self.took_ms = 0
 
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
         depth = max(self.params.depth, k)
         lexical = self.lexical.search(text, k=depth, filters=filters)
         dense = self.dense.search(text, k=depth, filters=filters)
+        self.took_ms = self.lexical.took_ms + self.dense.took_ms
         by_id = {h.doc_id: h for h in (*dense, *lexical)}
         fused = self.params.fuse({h.doc_id: h.score for h in lexical}, {h.doc_id: h.score for h in dense})
         return [Hit(doc_id, by_id[doc_id].url, score, by_id[doc_id].source) for doc_id, score in fusion.top(fused, k)]

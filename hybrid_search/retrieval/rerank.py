@@ -143,6 +143,7 @@ class RerankRetriever:
         self.first_stage = HybridRetriever(client, index, source=wanted)
         self.encoder = self.first_stage.encoder
         self.reranker = Reranker(self.params["model"], int8=self.params["int8"])
+        self.took_ms = 0
 
     def _sources(self, doc_ids: list[str]) -> dict[str, dict]:
         response = self.client.mget(index=self.index, ids=doc_ids, source=["url", "func_name", "repo", "path", "code"])
@@ -150,6 +151,7 @@ class RerankRetriever:
 
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
         candidates = self.first_stage.search(text, k=max(k, self.params["candidates"]), filters=filters)
+        self.took_ms = self.first_stage.took_ms
         head = candidates[: self.params["candidates"]]
         reranked = self.reranker.rescore(text, head, self.params["first_stage_weight"], fetch=self._sources)
         return (reranked + candidates[len(head) :])[:k]

@@ -1,0 +1,53 @@
+"""The benchmark harness on the tiny corpus against the real node: every figure present and sane."""
+
+import numpy as np
+
+from hybrid_search.es import local
+from hybrid_search.pipeline.bench import BenchConfig, in_sample, markdown, percentiles, recall_at, run_bench
+
+
+def test_samples_are_nested_and_deterministic():
+    ids = [f"{i:08x}" + "0" * 32 for i in range(0, 2**32, 2**32 // 1000)]
+    quarter = {d for d in ids if in_sample(d, 0.25)}
+    half = {d for d in ids if in_sample(d, 0.5)}
+    assert quarter < half < set(ids) and abs(len(quarter) - 250) <= 2 and abs(len(half) - 500) <= 2
+    assert all(in_sample(d, 1.0) for d in ids)
+
+
+def test_percentiles_and_recall():
+    stats = percentiles(list(range(1, 101)))
+    assert stats["p50"] == 50.5 and 95 <= stats["p95"] <= 96 and 99 <= stats["p99"] <= 100
+    assert recall_at([["a", "b", "x"]], [["a", "b", "c"]], 2) == 1.0
+    assert recall_at([["a", "b", "x"]], [["a", "b", "c"]], 3) == round(2 / 3, 4)
+
+
+def test_heap_grows_with_the_corpus_and_the_environment_wins(monkeypatch):
+    monkeypatch.delenv("HYBRID_ES_HEAP", raising=False)
+    sizes = [local.default_heap(mb * 2**20) for mb in (1, 100, 1000)]
+    assert [int(s[:-1]) for s in sizes] == sorted(int(s[:-1]) for s in sizes) and sizes[0] != sizes[-1]
+    monkeypatch.setenv("HYBRID_ES_HEAP", "3g")
+    assert local.default_heap(1) == "3g"
+
+
+def test_bench_on_the_tiny_corpus(es, tiny_data, trained, monkeypatch):
+    _, _, _, model_dir = trained
+    config = BenchConfig(
+        fractions=(0.5, 1.0), valid_queries=0, modes=("lexical", "dense", "hybrid"), encoder=str(model_dir)
+    )
+    results = run_bench(es, tiny_data, config, echo=lambda *_: None)
+    small, full = results["scales"]
+    assert full["functions"] == 6 and small["functions"] <= full["functions"]
+    assert full["build_vectors"]["indexed"] == 6 and full["build_text"]["indexed"] == 6
+    assert (
+        full["build_vectors"]["size_bytes"] > full["build_text"]["size_bytes"] > 0 and full["memory"]["heap_max_mb"] > 0
+    )
+    assert set(full["latency_ms"]) == {"lexical", "dense", "hybrid", "exact numpy", "bm25s"}
+    assert all(v["p50"] > 0 for v in full["latency_ms"].values())
+    assert full["hnsw_recall"]["@10"] == 1.0  # six vectors: HNSW finds them all
+    # Every annotated function is in both samples, so the same queries are scored at both scales.
+    assert full["ndcg"]["lexical"]["within"] > 0 and small["ndcg"]["lexical"]["within"] > 0
+    assert np.isfinite(full["ratios"]["dense_p50 / exact_numpy_p50"])
+    assert all(q > 0 for qps in full["qps"].values() for q in qps.values())
+    assert not es.indices.get(index="bench-*", expand_wildcards="all")  # the harness removes its indices
+    table = markdown(results)
+    assert "| bm25s |" in table and "HNSW recall@100" in table and "50% (" in table

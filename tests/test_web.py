@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -151,3 +157,30 @@ def test_page_reports_invalid_input_on_the_page(api):
     page = api.get("/", params={"q": "csv", "k": "500"})
     assert page.status_code == 422 and "k: must be between 1 and 100, got 500" in page.text
     assert api.get("/").status_code == 200  # no query yet: just the form
+
+
+def test_hybrid_serve_command_serves_the_api(es_settings, tiny_vector_index):
+    """The real command in its own process: `hybrid serve` on a free port answers the API."""
+    alias, data = tiny_vector_index
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "hybrid_search.cli", "--es-url", es_settings.url, "--index", alias]
+    server = subprocess.Popen([*command, "serve", "--port", str(port), "--data", str(data)], stderr=subprocess.PIPE)
+    try:
+        found = wait_for_json(f"http://127.0.0.1:{port}/api/search?q=read+csv+file&mode=lexical", server)
+        assert found["results"][0]["func_name"] == "read_csv_file" and found["annotated"] is True
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def wait_for_json(url: str, server: subprocess.Popen, timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"hybrid serve exited: {server.stderr.read().decode()}"
+        try:
+            return httpx.get(url, timeout=10).raise_for_status().json()
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"hybrid serve did not answer {url} within {timeout_s}s")

@@ -11,9 +11,9 @@ def tagged(text: str) -> str:
 def test_matched_terms_are_the_lower_case_words_of_every_highlighted_span():
     highlight = {
         "code": [f"x = {tagged('pd.read_csv')}(path)  # {tagged('DataFrame')}"],
-        "docstring": [f"{tagged('Reads')} {tagged('a')} file"],
+        "docstring": [f"{tagged('Reads')} {tagged('a')} file {tagged('into')} {tagged('Python')}"],
     }
-    assert matched_terms(highlight) == {"pd", "read", "csv", "dataframe", "reads"}
+    assert matched_terms(highlight) == {"pd", "read", "csv", "dataframe", "reads", "python"}  # no "a", "into"
     assert matched_terms({}) == frozenset()
 
 

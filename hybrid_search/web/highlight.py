@@ -4,7 +4,8 @@ ES highlights each field with its own analyzer (a stemmed docstring matches "rea
 analyzer matches "read" inside `read_csv`, the standard analyzer matches "dataframe" in `DataFrame`). The
 highlighted spans of every field become lower-case words, and those words are marked wherever they occur in
 the function's name and code, as a whole word or as a part of an identifier (`read` in `readCsv`), so the
-marks agree across fields whatever analyzer found the match.
+marks agree across fields whatever analyzer found the match. English stop words are not marked: the code
+analyzer keeps them, so "to" in `json_to_csv` matches, but marking every "to" in the code only adds noise.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from markupsafe import Markup, escape
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES, _TokenType
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from hybrid_search.es.queries import MARK_END, MARK_START
 
@@ -29,9 +31,10 @@ _LEXER = PythonLexer(stripnl=False, ensurenl=False)
 
 
 def matched_terms(highlight: Mapping[str, Iterable[str]]) -> frozenset[str]:
-    """Lower-case words of every span ES highlighted, over all fields; single characters are left out."""
+    """Lower-case words of every span ES highlighted, over all fields, but single characters and stop words."""
     spans = (m.group(1) for fragments in highlight.values() for text in fragments for m in SPAN.finditer(text))
-    return frozenset(word.lower() for span in spans for word in WORD.findall(span) if len(word) > 1)
+    words = {word.lower() for span in spans for word in WORD.findall(span)}
+    return frozenset(word for word in words if len(word) > 1 and word not in STOP_WORDS)
 
 
 def matched_spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:

@@ -355,7 +355,7 @@ def search_cmd(obj: Context, query: str, mode: str, k: int, lines: int):
 @data_option
 @click.pass_obj
 def serve_cmd(obj: Context, host: str, port: int, data: Path | None):
-    """Web search page at http://HOST:PORT/ and JSON API at /api/search (OpenAPI at /docs). Needs the web extra.
+    """Web search page at http://HOST:PORT/ and JSON API at /api/search (schema: /openapi.json). Needs the web extra.
 
     When the data folder has annotationStore.csv, an annotated query shows its grades and NDCG.
     """

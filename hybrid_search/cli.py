@@ -353,6 +353,25 @@ def search_cmd(obj: Context, query: str, mode: str, k: int, lines: int):
             click.echo(f"     | {line}")
 
 
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@data_option
+@click.pass_obj
+def serve_cmd(obj: Context, host: str, port: int, data: Path | None):
+    """Web search page at http://HOST:PORT/ and JSON API at /api/search (schema: /openapi.json). Needs the web extra.
+
+    When the data folder has annotationStore.csv, an annotated query shows its grades and NDCG.
+    """
+    try:
+        import uvicorn
+
+        from hybrid_search.web.app import create_app
+    except ImportError as exc:
+        raise HybridError(f"`hybrid serve` needs the web extra ({exc.name} is missing): pip install -e '.[web]'")
+    uvicorn.run(create_app(obj.settings, obj.index, data or default_data_dir()), host=host, port=port)
+
+
 # ---------------------------------------------------------------- eval
 
 

@@ -8,6 +8,11 @@ if ! command -v npm >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq npm >/dev/null; fi
 fi
 
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    # The web page's end-to-end test drives Debian's headless chromium (selenium never downloads a browser).
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; fi
+fi
+
 PYTHON=""
 for candidate in python3.11 python3.12 python3.13 python3; do
     if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
@@ -20,5 +25,5 @@ done
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 # torch first, pinned to the CPU build on this kind of machine (an unpinned torch pulls GBs of CUDA wheels).
 .venv/bin/python -m pip install -q --disable-pip-version-check "torch==${HYBRID_TORCH_VERSION:-2.13.0}" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,rerank,bench]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,rerank,web,bench]" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/hybrid --version >/dev/null

@@ -45,8 +45,13 @@ def index_name(es):
     """A unique alias name for one test; every index it names is deleted afterwards."""
     name = f"test-{uuid.uuid4().hex[:10]}"
     yield name
-    # The node refuses wildcard deletes (action.destructive_requires_name), so name each index.
-    for index in es.indices.get(index=f"{name}*", expand_wildcards="all"):
+    delete_indices(es, name)
+
+
+def delete_indices(es, alias: str) -> None:
+    """Delete every index named after `alias`. The node refuses wildcard deletes
+    (action.destructive_requires_name), so each index is named."""
+    for index in es.indices.get(index=f"{alias}*", expand_wildcards="all"):
         es.indices.delete(index=index)
 
 
@@ -111,6 +116,10 @@ def write_jsonl_gz(path: Path, records: list, raw_lines: list[bytes] = ()) -> Pa
 
 @pytest.fixture
 def tiny_data(tmp_path) -> Path:
+    return write_tiny_data(tmp_path)
+
+
+def write_tiny_data(tmp_path: Path) -> Path:
     """A data folder laid out like ../shared/csn-python: corpus shards, queries.csv, annotationStore.csv."""
     records = [make_function(i, *f) for i, f in enumerate(FUNCTIONS)]
     write_jsonl_gz(tmp_path / "corpus" / "functions-000.jsonl.gz", records[:4])
@@ -159,6 +168,20 @@ def trained(tmp_path_factory):
     )
     encoder, metadata = train_encoder(pairs, pairs[:32], config, out, progress=False, echo=lambda *_: None)
     return pairs, encoder, metadata, out
+
+
+@pytest.fixture(scope="session")
+def tiny_vector_index(es, tmp_path_factory, trained):
+    """(alias, data folder) of the tiny data indexed with the tiny encoder's vectors, so that dense and hybrid
+    run on it; built once for the tests that only read it."""
+    from hybrid_search.encoder.encoder import Encoder
+    from hybrid_search.pipeline.build import build_index
+
+    data = write_tiny_data(tmp_path_factory.mktemp("tiny-data"))
+    alias = f"test-{uuid.uuid4().hex[:10]}"
+    build_index(es, data, alias, progress=False, encoder=Encoder.load(trained[3]))
+    yield alias, data
+    delete_indices(es, alias)
 
 
 def pair_records(pairs, partition: str = "test") -> list[dict]:

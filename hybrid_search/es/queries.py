@@ -87,3 +87,31 @@ def with_filter(query: dict, filters: list[dict] | None) -> dict:
 
 def search_body(query: dict, size: int, source: list[str] | bool = True) -> dict:
     return {"query": query, "size": size, "_source": source, "track_total_hits": False}
+
+
+HIGHLIGHT_FIELDS = ["func_name", "func_name.stem", "docstring", "docstring.code", "code", "path.text"]
+# Private-use characters as highlight tags: they do not occur in code and mean nothing to HTML, so the
+# caller escapes the text first and turns the spans into marks afterwards.
+MARK_START, MARK_END = "\ue000", "\ue001"
+
+
+def display_body(text: str, doc_ids: list[str], source: list[str]) -> dict:
+    """Sources and highlights of documents another query already ranked, whichever mode ranked them.
+
+    The ids filter keeps exactly those documents; the query text, matched on every text field with that
+    field's own analyzer (stemming, identifier splitting), only decides what is highlighted. Whole fields
+    come back (no fragments), with matches between MARK_START and MARK_END.
+    """
+    match = {"multi_match": {"query": text, "fields": HIGHLIGHT_FIELDS}}
+    return {
+        "query": {"bool": {"filter": [{"ids": {"values": doc_ids}}], "should": [match]}},
+        "size": len(doc_ids),
+        "_source": source,
+        "track_total_hits": False,
+        "highlight": {
+            "pre_tags": [MARK_START],
+            "post_tags": [MARK_END],
+            "number_of_fragments": 0,
+            "fields": {name: {} for name in HIGHLIGHT_FIELDS},
+        },
+    }

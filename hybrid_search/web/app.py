@@ -1,0 +1,108 @@
+"""The FastAPI app: the search page (server-rendered HTML) at `/` and the JSON API at `/api/search`.
+
+Errors: a wrong request is 400 (unavailable mode) or 422 (failed validation) with `{"error": ...}`;
+Elasticsearch down or the index missing is 503, as JSON on the API and as a message on the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from hybrid_search import __version__
+from hybrid_search.config import DEFAULT_INDEX, EsSettings
+from hybrid_search.retrieval.base import MODES
+from hybrid_search.web.highlight import code_css, mark, render_code
+from hybrid_search.web.schemas import ErrorOut, SearchOut, search_out
+from hybrid_search.web.service import (
+    MAX_K,
+    MAX_QUERY_CHARS,
+    BadRequest,
+    InvalidParameter,
+    SearchService,
+    Unavailable,
+)
+
+HERE = Path(__file__).parent
+Mode = Literal[MODES]
+ERROR_RESPONSES = {
+    400: {"model": ErrorOut, "description": "Mode not available on this index."},
+    422: {
+        "model": ErrorOut,
+        "description": "Invalid parameter (empty or too long query, k out of bounds, unknown mode).",
+    },
+    503: {"model": ErrorOut, "description": "Elasticsearch unreachable, or the index missing or unusable."},
+}
+
+
+def create_app(settings: EsSettings | None = None, index: str = DEFAULT_INDEX, data_dir: Path | None = None) -> FastAPI:
+    """The app over one index; `data_dir`'s annotationStore.csv (optional) gives grades and NDCG."""
+    service = SearchService(settings or EsSettings.from_env(), index, data_dir)
+    app = FastAPI(
+        title="hybrid-search",
+        version=__version__,
+        description="Semantic code search over Python functions (CodeSearchNet) on Elasticsearch.",
+    )
+    app.state.service = service
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(mark=mark, render_code=render_code, code_css=code_css(), max_k=MAX_K)
+    _add_error_handlers(app)
+
+    @app.get("/api/search", response_model=SearchOut, responses=ERROR_RESPONSES, tags=["search"])
+    def api_search(
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query, in words.")],
+        mode: Annotated[
+            Mode | None, Query(description="Ranking mode [default: hybrid if available, else lexical].")
+        ] = None,
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")] = 10,
+    ) -> SearchOut:
+        """Ranked functions for a query, with matched terms, and grades and NDCG for an annotated query."""
+        return search_out(service.search(q, mode, k))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page(request: Request, q: str = "", mode: str = "", k: str = "10"):
+        context: dict = {"q": q, "mode": mode, "k": k, "modes": [], "outcome": None, "error": None, "index": index}
+        status = 200
+        try:
+            context["modes"] = service.modes()
+            context["mode"] = mode or service.default_mode()
+            if q:
+                context["outcome"] = service.search(q, context["mode"], _page_k(k))
+        except BadRequest as exc:
+            context["error"], status = str(exc), exc.status
+        except Unavailable as exc:
+            context["error"], status = str(exc), 503
+        return templates.TemplateResponse(request, "search.html", context, status_code=status)
+
+    return app
+
+
+def _page_k(k: str) -> int:
+    try:
+        return int(k)
+    except ValueError:
+        raise InvalidParameter(f"k: must be a whole number between 1 and {MAX_K}, got {k!r}") from None
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        message = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or e['loc'][0]}: {e['msg']}" for e in errors)
+        return JSONResponse({"error": message, "detail": jsonable_encoder(errors)}, status_code=422)
+
+    @app.exception_handler(BadRequest)
+    def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(Unavailable)
+    def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503)

@@ -1,0 +1,183 @@
+"""One search as the web page and the API show it: ranked hits, their sources and matched terms, and, for an
+annotated CodeSearchNet query, each hit's human grade and the NDCG of the shown ranking.
+
+Retrievers are built once per mode and kept (the dense encoder and the re-ranker load their weights then);
+errors come out as two kinds the app maps to HTTP statuses: the request is wrong (400, 422) or the service
+cannot answer it now (503: Elasticsearch down, index missing or unusable).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from elasticsearch import ApiError, NotFoundError, TransportError
+
+from hybrid_search import HybridError
+from hybrid_search.config import EsSettings
+from hybrid_search.data.annotations import Qrels, load_qrels
+from hybrid_search.es.client import connect
+from hybrid_search.es.queries import display_body
+from hybrid_search.evaluation.ndcg import query_ndcg
+from hybrid_search.retrieval import available_modes, make_retriever
+from hybrid_search.retrieval.base import Hit
+from hybrid_search.web.highlight import matched_terms
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+DISPLAY_FIELDS = ["url", "repo", "path", "func_name", "docstring", "code"]
+# hybrid has the best NDCG per millisecond (rerank adds ~0.006 NDCG Within for ~10x the latency).
+DEFAULT_MODE_ORDER = ("hybrid", "lexical", "baseline", "dense", "rerank")
+MODES_TTL_S = 30.0  # how long the list of available modes is trusted (the alias may move to a new build)
+
+
+class BadRequest(Exception):
+    """The request cannot be answered as asked (HTTP 400)."""
+
+    status = 400
+
+
+class InvalidParameter(BadRequest):
+    """A parameter fails validation (HTTP 422, as FastAPI's own validation)."""
+
+    status = 422
+
+
+class Unavailable(Exception):
+    """Search cannot run now: Elasticsearch unreachable, index missing or unusable (HTTP 503)."""
+
+
+@dataclass(frozen=True)
+class Result:
+    rank: int
+    hit: Hit
+    source: dict
+    terms: frozenset[str]
+    grade: float | None  # mean human relevance 0-3, when the query is annotated and the url graded
+
+
+@dataclass(frozen=True)
+class Outcome:
+    query: str
+    mode: str
+    k: int
+    index: str
+    results: list[Result]
+    took_ms: float
+    annotated: bool
+    ndcg_within: float | None  # NDCG of the shown ranking, CSN's "Within" (unannotated urls skipped)
+    ndcg_all: float | None  # CSN's "All" (unannotated urls count as zero-gain ranks)
+
+
+def load_optional_qrels(data_dir: Path | None) -> Qrels:
+    """The human grades of the data folder, or none: the page works without them."""
+    path = data_dir / "annotationStore.csv" if data_dir else None
+    return load_qrels(path) if path and path.is_file() else {}
+
+
+def clean_query(text: str) -> str:
+    query = text.strip()
+    if not query:
+        raise InvalidParameter("q: the query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidParameter(f"q: the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
+    return query
+
+
+def check_k(k: int) -> int:
+    if not 1 <= k <= MAX_K:
+        raise InvalidParameter(f"k: must be between 1 and {MAX_K}, got {k}")
+    return k
+
+
+class SearchService:
+    def __init__(self, settings: EsSettings, index: str, data_dir: Path | None = None):
+        self.settings, self.index = settings, index
+        # No check at start: the app must come up (and say so on the page) while Elasticsearch is down.
+        self.client = connect(settings, request_timeout=10, check=False)
+        self.qrels = load_optional_qrels(data_dir)
+        self._retrievers: dict[str, object] = {}
+        self._modes: tuple[float, list[str]] | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _es_errors(self) -> Iterator[None]:
+        """Elasticsearch and set-up failures as one readable `Unavailable` line."""
+        try:
+            yield
+        except NotFoundError:
+            raise Unavailable(
+                f"index or alias '{self.index}' not found at {self.settings.url}; build it with `hybrid index`"
+            ) from None
+        except TransportError as exc:
+            raise Unavailable(
+                f"Elasticsearch is not reachable at {self.settings.url} ({type(exc).__name__}); "
+                "start it with `hybrid es up` and reload"
+            ) from None
+        except ApiError as exc:
+            raise Unavailable(f"Elasticsearch refused the request: {exc.meta.status} {exc.message}") from None
+        except HybridError as exc:
+            raise Unavailable(str(exc)) from None
+
+    def modes(self) -> list[str]:
+        """Modes the index supports now (re-checked every MODES_TTL_S seconds)."""
+        if self._modes and time.monotonic() - self._modes[0] < MODES_TTL_S:
+            return self._modes[1]
+        with self._es_errors():
+            modes = available_modes(self.client, self.index)
+        self._modes = (time.monotonic(), modes)
+        return modes
+
+    def default_mode(self) -> str:
+        modes = self.modes()
+        return next(m for m in DEFAULT_MODE_ORDER if m in modes)
+
+    def _retriever(self, mode: str):
+        with self._lock, self._es_errors():
+            if mode not in self._retrievers:
+                # Ranking needs only urls; what is shown is fetched for the top k alone (see `_display`).
+                self._retrievers[mode] = make_retriever(self.client, self.index, mode, source=["url"])
+            return self._retrievers[mode]
+
+    def _display(self, query: str, hits: list[Hit]) -> dict[str, tuple[dict, frozenset[str]]]:
+        """doc id -> (source, matched terms) of the hits, in one request."""
+        if not hits:
+            return {}
+        body = display_body(query, [h.doc_id for h in hits], DISPLAY_FIELDS)
+        with self._es_errors():
+            found = self.client.search(index=self.index, **body)["hits"]["hits"]
+        return {d["_id"]: (d.get("_source", {}), matched_terms(d.get("highlight", {}))) for d in found}
+
+    def search(self, text: str, mode: str | None = None, k: int = 10) -> Outcome:
+        query, k = clean_query(text), check_k(k)
+        modes = self.modes()
+        mode = mode or self.default_mode()
+        if mode not in modes:
+            raise BadRequest(f"mode '{mode}' is not available on '{self.index}'; available: {', '.join(modes)}")
+        started = time.perf_counter()
+        retriever = self._retriever(mode)
+        with self._es_errors():
+            hits = retriever.search(query, k=k)
+        shown = self._display(query, hits)
+        took_ms = (time.perf_counter() - started) * 1000
+        relevance = self.qrels.get(query.lower(), {})
+        results = [
+            Result(rank, hit, *shown.get(hit.doc_id, (hit.source, frozenset())), relevance.get(hit.url))
+            for rank, hit in enumerate(hits, start=1)
+        ]
+        urls = [h.url for h in hits]
+        return Outcome(
+            query=query,
+            mode=mode,
+            k=k,
+            index=self.index,
+            results=results,
+            took_ms=took_ms,
+            annotated=bool(relevance),
+            ndcg_within=query_ndcg(urls, relevance, within=True) if relevance else None,
+            ndcg_all=query_ndcg(urls, relevance, within=False) if relevance else None,
+        )

@@ -131,7 +131,7 @@ class RerankRetriever:
     def __init__(self, client: Elasticsearch, index: str, params: dict | None = None, source=True):
         from hybrid_search.retrieval.hybrid import HybridRetriever
 
-        self.params = params or load_rerank_params()
+        self.params = {**DEFAULTS, **params} if params else load_rerank_params()
         # Candidates carry only what the caller asked for (plus url and name); the code of those the
         # re-ranker has not embedded yet is fetched for them alone (`_sources`).
         wanted = (

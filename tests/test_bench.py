@@ -29,10 +29,14 @@ def test_heap_grows_with_the_corpus_and_the_environment_wins(monkeypatch):
     assert local.default_heap(1) == "3g"
 
 
-def test_bench_on_the_tiny_corpus(es, tiny_data, trained, monkeypatch):
+def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name):
     _, _, _, model_dir = trained
     config = BenchConfig(
-        fractions=(0.5, 1.0), valid_queries=0, modes=("lexical", "dense", "hybrid"), encoder=str(model_dir)
+        prefix=index_name,
+        fractions=(0.5, 1.0),
+        valid_queries=0,
+        modes=("lexical", "dense", "hybrid"),
+        encoder=str(model_dir),
     )
     results = run_bench(es, tiny_data, config, echo=lambda *_: None)
     small, full = results["scales"]
@@ -48,6 +52,6 @@ def test_bench_on_the_tiny_corpus(es, tiny_data, trained, monkeypatch):
     assert full["ndcg"]["lexical"]["within"] > 0 and small["ndcg"]["lexical"]["within"] > 0
     assert np.isfinite(full["ratios"]["dense_p50 / exact_numpy_p50"])
     assert all(q > 0 for qps in full["qps"].values() for q in qps.values())
-    assert not es.indices.get(index="bench-*", expand_wildcards="all")  # the harness removes its indices
+    assert not es.indices.get(index=f"{index_name}*", expand_wildcards="all")  # the harness removes its indices
     table = markdown(results)
     assert "| bm25s |" in table and "HNSW recall@100" in table and "50% (" in table

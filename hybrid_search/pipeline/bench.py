@@ -46,6 +46,7 @@ class BenchConfig:
     concurrency: tuple[int, ...] = (1, 4)
     encoder: str = "nbow"
     seed: int = 13
+    prefix: str = "bench"  # of the indices the harness builds and deletes
 
 
 # ---------------------------------------------------------------- sampling and statistics
@@ -260,7 +261,7 @@ def bench_fraction(
     sample = [f for f in functions if in_sample(f.doc_id, fraction) or f.url in annotated]
     folder = workdir / f"sample-{fraction:g}"
     write_sample(sample, folder)
-    alias = f"bench-{round(fraction * 100)}"
+    alias = f"{config.prefix}-{round(fraction * 100)}"
     drop_versions(client, alias, alias + "-text")  # left by an interrupted run
     result: dict = {"fraction": fraction, "functions": len(sample)}
     echo(f"[{fraction:.0%}] {len(sample):,} functions")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hybrid_search import HybridError
+
 MODES = ("baseline", "lexical", "dense", "hybrid", "rerank")
 
 
@@ -22,3 +24,13 @@ class Hit:
 def hit_from_es(raw: dict) -> Hit:
     source = raw.get("_source") or {}
     return Hit(doc_id=raw["_id"], url=source.get("url", ""), score=float(raw["_score"] or 0.0), source=source)
+
+
+def hits_of(item: dict, index: str) -> list[Hit]:
+    """The hits of one `_msearch` response item; its error as one clear line."""
+    if "error" in item:
+        error = item["error"]
+        raise HybridError(
+            f"search failed on {index}: {error.get('reason', error) if isinstance(error, dict) else error}"
+        )
+    return [hit_from_es(h) for h in item["hits"]["hits"]]

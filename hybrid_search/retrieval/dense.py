@@ -85,10 +85,11 @@ class DenseRetriever:
         self.num_candidates = num_candidates or load_num_candidates()
         self.took_ms = 0  # ES's own time for the last search
 
-    def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
+    def body(self, text: str, k: int, filters: list[dict] | None = None) -> dict:
         vector = self.encoder.encode_queries([text])[0]
-        response = self.client.search(
-            index=self.index, **knn_body(vector, k, self.num_candidates, filters, self.source)
-        )
+        return knn_body(vector, k, self.num_candidates, filters, self.source)
+
+    def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
+        response = self.client.search(index=self.index, **self.body(text, k, filters))
         self.took_ms = response.get("took", 0)
         return [hit_from_es(h) for h in response["hits"]["hits"]]

@@ -14,7 +14,7 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 
 from hybrid_search.retrieval import fusion
-from hybrid_search.retrieval.base import Hit
+from hybrid_search.retrieval.base import Hit, hits_of
 from hybrid_search.retrieval.dense import DenseRetriever
 from hybrid_search.retrieval.lexical import LexicalRetriever
 
@@ -62,6 +62,7 @@ class HybridRetriever:
         encoder=None,
     ):
         self.params = params or load_fusion_params()
+        self.client, self.index = client, index
         self.lexical = LexicalRetriever(client, index, mode="lexical", source=source)
         self.dense = DenseRetriever(client, index, encoder=encoder, source=source)
         self.encoder = self.dense.encoder
@@ -69,9 +70,17 @@ class HybridRetriever:
 
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
         depth = max(self.params.depth, k)
-        lexical = self.lexical.search(text, k=depth, filters=filters)
-        dense = self.dense.search(text, k=depth, filters=filters)
-        self.took_ms = self.lexical.took_ms + self.dense.took_ms
+        # One `_msearch` for both lists: one round trip, and ES runs the two searches side by side.
+        response = self.client.msearch(
+            searches=[
+                {"index": self.index},
+                self.lexical.body(text, depth, filters),
+                {"index": self.index},
+                self.dense.body(text, depth, filters),
+            ]
+        )
+        lexical, dense = (hits_of(item, self.index) for item in response["responses"])
+        self.took_ms = response.get("took", 0)
         by_id = {h.doc_id: h for h in (*dense, *lexical)}
         fused = self.params.fuse({h.doc_id: h.score for h in lexical}, {h.doc_id: h.score for h in dense})
         return [Hit(doc_id, by_id[doc_id].url, score, by_id[doc_id].source) for doc_id, score in fusion.top(fused, k)]

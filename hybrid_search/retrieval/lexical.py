@@ -10,7 +10,7 @@ from elasticsearch import Elasticsearch
 
 from hybrid_search import HybridError
 from hybrid_search.es.queries import LexicalParams, baseline_query, lexical_query, search_body, with_filter
-from hybrid_search.retrieval.base import Hit, hit_from_es
+from hybrid_search.retrieval.base import Hit, hits_of
 
 PARAMS_FILE = Path(__file__).with_name("lexical_params.json")
 
@@ -54,6 +54,9 @@ class LexicalRetriever:
         variants = query_variants(text)
         return with_filter(lexical_query(text, self.params, variants.lemmas, variants.identifiers), filters)
 
+    def body(self, text: str, k: int, filters: list[dict] | None = None) -> dict:
+        return search_body(self.query(text, filters), k, self.source)
+
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
         return self.search_many([text], k=k, filters=[filters])[0]
 
@@ -67,11 +70,9 @@ class LexicalRetriever:
         for start in range(0, len(texts), batch):
             searches: list[dict] = []
             for text, extra in zip(texts[start : start + batch], filters[start : start + batch]):
-                searches += [{"index": self.index}, search_body(self.query(text, extra), k, self.source)]
+                searches += [{"index": self.index}, self.body(text, k, extra)]
             response = self.client.msearch(searches=searches)
             for item in response["responses"]:
-                if "error" in item:
-                    raise HybridError(f"search failed on {self.index}: {item['error'].get('reason', item['error'])}")
-                results.append([hit_from_es(h) for h in item["hits"]["hits"]])
+                results.append(hits_of(item, self.index))
                 self.took_ms += item.get("took", 0)
         return results

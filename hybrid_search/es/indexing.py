@@ -198,10 +198,12 @@ def create_version(client: Elasticsearch, alias: str, build: dict, body: dict | 
     return name
 
 
-def finish_version(client: Elasticsearch, index: str, alias: str, expected: int, rejected: int = 0) -> str | None:
+def finish_version(
+    client: Elasticsearch, index: str, alias: str, expected: int, notes: dict | None = None
+) -> str | None:
     """Restore refresh, check the count, mark complete and point the alias at `index`. Returns the old index.
 
-    `rejected`: documents ES refused for good (their own mapping errors), recorded in the index's `_meta`.
+    `notes`: facts about the build kept in the index's `_meta` (documents ES refused, bad records skipped).
     """
     client.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
     client.indices.refresh(index=index)
@@ -211,7 +213,7 @@ def finish_version(client: Elasticsearch, index: str, alias: str, expected: int,
             f"index {index} holds {count:,} documents, expected {expected:,}: alias {alias} left unchanged"
         )
     client.indices.put_mapping(
-        index=index, meta={**index_meta(client, index), "status": "complete", "count": count, "rejected": rejected}
+        index=index, meta={**index_meta(client, index), **(notes or {}), "status": "complete", "count": count}
     )
     old = aliased_index(client, alias)
     if client.indices.exists(index=alias) and old is None:

@@ -62,7 +62,8 @@ def build_index(
 ) -> BuildReport:
     """Index every function at `source` (or the first `limit`) behind `alias`; resumes a crashed build.
 
-    Does nothing (`up_to_date`) when the live index was completed from the same files, unless `rebuild`.
+    Does nothing (`up_to_date`) when the live index was completed from the same files, unless `rebuild`
+    (or `strict` and that build skipped bad records).
     With `encoder`, the same single pass over the corpus also fills the `embedding` vectors (kNN).
     The alias moves only when every document read is indexed, or refused by ES for good (its own mapping
     error, listed in `failed`). Documents still refused with 429 or a server error after `max_retries`
@@ -74,7 +75,8 @@ def build_index(
     live = indexing.aliased_index(client, alias)
     if live and not rebuild:
         meta = indexing.index_meta(client, live)
-        if meta.get("status") == "complete" and meta.get("build") == build:
+        # --strict re-reads a corpus whose last build skipped bad records, to stop at the first one.
+        if meta.get("status") == "complete" and meta.get("build") == build and not (strict and meta.get("skipped")):
             return BuildReport(
                 index=live, alias=alias, read=ReadReport(), indexed=meta.get("count", 0), up_to_date=True
             )
@@ -110,7 +112,8 @@ def build_index(
         report.previous = indexing.aliased_index(client, alias)
         return report
     expected = len(seen) - len(result.failed)
-    report.previous = indexing.finish_version(client, index, alias, expected, rejected=len(result.failed))
+    notes = {"rejected": len(result.failed), "skipped": report.read.skipped}
+    report.previous = indexing.finish_version(client, index, alias, expected, notes)
     report.swapped = True
     report.seconds = time.monotonic() - started
     return report

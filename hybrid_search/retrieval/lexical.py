@@ -10,7 +10,7 @@ from elasticsearch import Elasticsearch
 
 from hybrid_search import HybridError
 from hybrid_search.es.queries import LexicalParams, baseline_query, lexical_query, search_body, with_filter
-from hybrid_search.retrieval.base import Hit, hit_from_es
+from hybrid_search.retrieval.base import Hit, hit_from_es, plain_text
 
 PARAMS_FILE = Path(__file__).with_name("lexical_params.json")
 
@@ -65,7 +65,7 @@ class LexicalRetriever:
         for start in range(0, len(texts), batch):
             searches: list[dict] = []
             for text, extra in zip(texts[start : start + batch], filters[start : start + batch]):
-                searches += [{"index": self.index}, search_body(self.query(text, extra), k, self.source)]
+                searches += [{"index": self.index}, search_body(self.query(plain_text(text), extra), k, self.source)]
             response = self.client.msearch(searches=searches)
             for item in response["responses"]:
                 if "error" in item:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ class HybridGroup(click.Group):
         except HybridError as exc:
             _fail(str(exc))
         except TransportError as exc:
-            url = ctx.obj.settings.url if ctx.obj else "the cluster"
+            url = ctx.obj.settings.url if ctx.obj and "settings" in vars(ctx.obj) else "the cluster"
             _fail(
                 f"lost the connection to Elasticsearch at {url} ({type(exc).__name__}); is it running? try `hybrid es up`"
             )
@@ -41,8 +42,12 @@ def _fail(message: str, code: int = 1):
 
 class Context:
     def __init__(self, es_url: str | None, index: str):
-        self.settings = EsSettings.from_env(es_url)
-        self.index = index
+        self.es_url, self.index = es_url, index
+
+    @functools.cached_property
+    def settings(self) -> EsSettings:
+        """Read on first use, so that commands without a cluster never need the config file."""
+        return EsSettings.from_env(self.es_url)
 
     def client(self, request_timeout: float = 60.0):
         from hybrid_search.es.client import connect
@@ -105,7 +110,9 @@ def cli(ctx: click.Context, es_url: str | None, index: str):
       hybrid search "read a csv file into a dataframe"
       hybrid eval           # NDCG on the 99 CodeSearchNet queries, per mode
     """
-    ctx.obj = Context(es_url, index)
+    from hybrid_search.es.indexing import validate_name
+
+    ctx.obj = Context(es_url, validate_name(index))
 
 
 # ---------------------------------------------------------------- es

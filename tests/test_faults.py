@@ -32,25 +32,22 @@ REPO = Path(__file__).resolve().parents[1]
 PRESSURE_LIMIT = 256 * 1024
 
 
-def started_node(**settings):
-    throwaway = ThrowawayNode(settings=settings)
-    try:
-        throwaway.up()
-        yield throwaway
-    finally:
-        throwaway.remove()
-
-
-@pytest.fixture(scope="module")
-def node():
-    """A second node, for the tests that stop, kill or restart it."""
-    yield from started_node()
+@pytest.fixture
+def node(second_node):
+    """The session's throw-away node (conftest), for the tests that stop, kill or restart it."""
+    yield second_node
+    second_node.up()  # up again for the next test, whatever this one did to it
 
 
 @pytest.fixture
 def tight_node():
     """A node whose indexing-pressure limit refuses (with real 429s) any bulk request above PRESSURE_LIMIT."""
-    yield from started_node(**{"indexing_pressure.memory.limit": f"{PRESSURE_LIMIT // 1024}kb"})
+    node = ThrowawayNode(settings={"indexing_pressure.memory.limit": f"{PRESSURE_LIMIT // 1024}kb"})
+    try:
+        node.up()
+        yield node
+    finally:
+        node.remove()
 
 
 @pytest.fixture

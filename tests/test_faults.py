@@ -24,9 +24,10 @@ from conftest import make_function, pair_records, synthetic_pairs, write_jsonl_g
 from es_node import ThrowawayNode
 
 from hybrid_search.cli import cli
+from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.data.types import doc_id
 from hybrid_search.es import indexing
-from hybrid_search.pipeline.build import source_fingerprint
+from hybrid_search.pipeline.build import build_index, source_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 PRESSURE_LIMIT = 256 * 1024
@@ -197,6 +198,18 @@ def test_node_restarted_between_index_and_eval(node, alias, tiny_data, tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
     modes = json.loads((out / "results.json").read_text())["modes"]
     assert modes["lexical"]["ndcg_within"] > 0.5
+
+
+def test_crash_between_count_check_and_alias_move_is_resumed(es, tiny_data, index_name):
+    """Injected at the narrowest point, since no real fault lands there reliably: the version is marked complete
+    (as `finish_version` does after its count check) but the alias never moved, as if the process died between."""
+    version = indexing.create_version(es, index_name, source_fingerprint(tiny_data, None))
+    indexing.bulk_load(es, indexing.bulk_actions(read_corpus(tiny_data, ReadReport()), version))
+    es.indices.put_mapping(index=version, meta={**indexing.index_meta(es, version), "status": "complete", "count": 6})
+    report = build_index(es, tiny_data, index_name, progress=False)
+    assert report.resumed and report.index == version and indexing.aliased_index(es, index_name) == version
+    assert indexing.versions(es, index_name) == [version]  # not a second copy
+    assert_exactly(es, index_name, 6)
 
 
 # ---------------------------------------------------------------- bulk back-pressure and refused documents

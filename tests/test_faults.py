@@ -138,7 +138,7 @@ def assert_exactly(client, alias: str, n: int) -> None:
 
 
 def test_node_killed_mid_build_fails_in_one_line_old_index_serves_and_rerun_completes(node, alias, tmp_path):
-    data = generated_corpus(tmp_path / "data", 6000)
+    data = generated_corpus(tmp_path / "data", 3000)
     client = node.client()
     first = run_cli(node.url, alias, "index", "--data", str(data), "--limit", "100", "--no-progress", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -159,13 +159,13 @@ def test_node_killed_mid_build_fails_in_one_line_old_index_serves_and_rerun_comp
     again = run_cli(node.url, alias, "index", "--data", str(data), "--bulk-size", "500", "--no-progress", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "resumed and finished" in again.stdout and f"(was {old};" in again.stdout
-    assert_exactly(client, alias, 6000)
+    assert_exactly(client, alias, 3000)
     assert old in indexing.versions(client, alias)  # old versions go only with `hybrid indices prune`
 
 
 def test_node_stopped_mid_build_with_vectors_resumes_into_the_same_index(node, alias, tmp_path, trained):
     _, _, _, model_dir = trained
-    data = generated_corpus(tmp_path / "data", 4000)
+    data = generated_corpus(tmp_path / "data", 2000)
     client = node.client()
     args = ("index", "--data", str(data), "--encoder", str(model_dir), "--bulk-size", "20", "--no-progress")
     build = start_cli(node.url, alias, *args, cwd=tmp_path)
@@ -182,8 +182,8 @@ def test_node_stopped_mid_build_with_vectors_resumes_into_the_same_index(node, a
     assert f"resumed and finished {building}" in again.stdout
     client = node.client()
     assert indexing.aliased_index(client, alias) == building
-    assert_exactly(client, alias, 4000)
-    assert client.count(index=alias, query={"exists": {"field": "embedding"}})["count"] == 4000
+    assert_exactly(client, alias, 2000)
+    assert client.count(index=alias, query={"exists": {"field": "embedding"}})["count"] == 2000
 
 
 def test_node_restarted_between_index_and_eval(node, alias, tiny_data, tmp_path):
@@ -285,7 +285,7 @@ def test_documents_es_refuses_are_listed_counted_and_the_rest_is_served(es, es_s
 
 
 def test_ctrl_c_during_index_exits_cleanly_and_the_rerun_resumes(es, es_settings, index_name, tmp_path):
-    data = generated_corpus(tmp_path / "data", 6000)
+    data = generated_corpus(tmp_path / "data", 3000)
     args = ("index", "--data", str(data), "--bulk-size", "25", "--no-progress")
     build = start_cli(es_settings.url, index_name, *args, cwd=tmp_path)
     wait_until_indexing(es, index_name, build, at_least=300)
@@ -299,7 +299,7 @@ def test_ctrl_c_during_index_exits_cleanly_and_the_rerun_resumes(es, es_settings
     again = run_cli(es_settings.url, index_name, *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"resumed and finished {building}" in again.stdout
-    assert_exactly(es, index_name, 6000)
+    assert_exactly(es, index_name, 3000)
 
 
 def test_ctrl_c_during_train_exits_cleanly_and_the_rerun_resumes_from_the_checkpoint(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ class HybridGroup(click.Group):
         except HybridError as exc:
             _fail(str(exc))
         except TransportError as exc:
-            url = ctx.obj.settings.url if ctx.obj else "the cluster"
+            url = ctx.obj.settings.url if ctx.obj and "settings" in vars(ctx.obj) else "the cluster"
             _fail(
                 f"lost the connection to Elasticsearch at {url} ({type(exc).__name__}); is it running? try `hybrid es up`"
             )
@@ -41,8 +42,12 @@ def _fail(message: str, code: int = 1):
 
 class Context:
     def __init__(self, es_url: str | None, index: str):
-        self.settings = EsSettings.from_env(es_url)
-        self.index = index
+        self.es_url, self.index = es_url, index
+
+    @functools.cached_property
+    def settings(self) -> EsSettings:
+        """Read on first use, so that commands without a cluster never need the config file."""
+        return EsSettings.from_env(self.es_url)
 
     def client(self, request_timeout: float = 60.0):
         from hybrid_search.es.client import connect
@@ -105,7 +110,9 @@ def cli(ctx: click.Context, es_url: str | None, index: str):
       hybrid search "read a csv file into a dataframe"
       hybrid eval           # NDCG on the 99 CodeSearchNet queries, per mode
     """
-    ctx.obj = Context(es_url, index)
+    from hybrid_search.es.indexing import validate_name
+
+    ctx.obj = Context(es_url, validate_name(index))
 
 
 # ---------------------------------------------------------------- es
@@ -233,6 +240,16 @@ def data_download(target: Path):
     metavar="NAME|PATH",
     help="Also fill dense vectors (kNN) with this trained encoder (see `hybrid train`).",
 )
+@click.option(
+    "--bulk-size", type=click.IntRange(1, 10000), default=500, show_default=True, help="Documents per bulk request."
+)
+@click.option(
+    "--bulk-retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="Retries of documents refused with 429 (back-pressure), waiting 1s, 2s, 4s ... (at most 30s) between.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.pass_obj
 def index_cmd(
@@ -243,6 +260,8 @@ def index_cmd(
     rejects: Path | None,
     rebuild: bool,
     encoder: str | None,
+    bulk_size: int,
+    bulk_retries: int,
     progress: bool,
 ):
     """Index the corpus into a new versioned index, then point the alias at it.
@@ -261,7 +280,16 @@ def index_cmd(
 
         model = Encoder.load(encoder)
     report = build_index(
-        client, folder, obj.index, limit=limit, strict=strict, progress=progress, rebuild=rebuild, encoder=model
+        client,
+        folder,
+        obj.index,
+        limit=limit,
+        strict=strict,
+        progress=progress,
+        rebuild=rebuild,
+        encoder=model,
+        chunk_size=bulk_size,
+        max_retries=bulk_retries,
     )
     if report.up_to_date:
         click.echo(
@@ -272,6 +300,16 @@ def index_cmd(
     click.echo(report.read.summary())
     if report.duplicates:
         click.echo(f"{report.duplicates:,} records repeated an earlier url and were indexed once")
+    path = _write_rejects(rejects or Path("runs") / f"rejects-{report.index}.tsv", report.failed)
+    if not report.swapped:
+        transient = sum(r.transient for r in report.failed)
+        _fail(
+            f"{len(report.failed):,} of {report.indexed + len(report.failed):,} documents were refused by Elasticsearch "
+            f"({transient:,} by back-pressure or server errors), listed in {path}; {report.index} is unfinished "
+            f"and alias {report.alias} still points to {report.previous or 'nothing'}; "
+            + ("re-run the same command to retry them" if transient else "nothing could be indexed"),
+            code=3,
+        )
     rate = report.indexed / report.seconds if report.seconds else 0
     click.echo(
         f"{'resumed and finished' if report.resumed else 'built'} {report.index}: {report.indexed:,} documents "
@@ -279,10 +317,17 @@ def index_cmd(
         + (f" (was {report.previous}; delete old versions with `hybrid indices prune`)" if report.previous else "")
     )
     if report.failed:
-        path = rejects or Path("runs") / f"rejects-{report.index}.tsv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{doc_id}\t{reason}\n" for doc_id, reason in report.failed))
         _fail(f"{len(report.failed):,} documents were rejected by Elasticsearch; listed in {path}", code=3)
+
+
+def _write_rejects(path: Path, rejected: list) -> Path | None:
+    """The documents ES refused, one a line: id, HTTP status, reason (tab-separated, with a header)."""
+    if not rejected:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["id\tstatus\treason\n", *(f"{r.doc_id}\t{r.status}\t{r.reason}\n" for r in rejected)]
+    path.write_text("".join(lines))
+    return path
 
 
 @cli.group()

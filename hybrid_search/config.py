@@ -1,14 +1,18 @@
-"""Settings from the environment, with defaults that work on a fresh machine.
+"""Settings from the environment and an optional config file, with defaults that work on a fresh machine.
 
-Credentials are read from the environment only (never from the command line, so they do not end up in
-shell history or `ps`), and are never printed.
+Credentials come from environment variables or from a config file only the user can read (never from the
+command line, so they do not end up in shell history or `ps`), and are never printed.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from hybrid_search import HybridError
 
 DEFAULT_ES_URL = "http://127.0.0.1:9200"
 DEFAULT_INDEX = "csn-python"
@@ -27,14 +31,83 @@ class EsSettings:
 
     @classmethod
     def from_env(cls, url: str | None = None) -> EsSettings:
-        env = os.environ
-        return cls(
-            url=url or env.get("HYBRID_ES_URL") or DEFAULT_ES_URL,
-            api_key=env.get("HYBRID_ES_API_KEY") or None,
-            username=env.get("HYBRID_ES_USER") or None,
-            password=env.get("HYBRID_ES_PASSWORD") or None,
-            ca_certs=env.get("HYBRID_ES_CA_CERTS") or None,
+        """`url` (--es-url), else the environment, else the config file; each credential from the environment,
+        else the config file."""
+        env, file = os.environ, read_config()
+        settings = cls(
+            url=url or env.get("HYBRID_ES_URL") or file.get("url") or DEFAULT_ES_URL,
+            api_key=env.get("HYBRID_ES_API_KEY") or file.get("api_key"),
+            username=env.get("HYBRID_ES_USER") or file.get("username"),
+            password=env.get("HYBRID_ES_PASSWORD") or file.get("password"),
+            ca_certs=env.get("HYBRID_ES_CA_CERTS") or file.get("ca_certs"),
         )
+        check_url(settings.url)
+        return settings
+
+
+def check_url(url: str) -> None:
+    """An http(s) URL without credentials in it (they would show in `ps`, shell history and error messages).
+
+    A refused URL is never quoted back: it may hold a password.
+    """
+    if "@" in url:
+        raise HybridError(
+            "the Elasticsearch URL must not hold credentials: set HYBRID_ES_API_KEY, or HYBRID_ES_USER and "
+            f"HYBRID_ES_PASSWORD, or put them in the config file ({config_path()})"
+        )
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise HybridError("the Elasticsearch URL must look like http://HOST:PORT or https://HOST:PORT")
+
+
+# ---------------------------------------------------------------- config file
+
+CONFIG_KEYS = ("url", "api_key", "username", "password", "ca_certs")
+
+
+def config_path() -> Path:
+    """`HYBRID_CONFIG`, else `$XDG_CONFIG_HOME/hybrid-search/config.toml` (default ~/.config)."""
+    if env := os.environ.get("HYBRID_CONFIG"):
+        return Path(env)
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "hybrid-search" / "config.toml"
+
+
+def read_config(path: Path | None = None) -> dict[str, str]:
+    """The `[elasticsearch]` table of the config file; {} when there is no file.
+
+    Like ssh with its keys, refuses a file that other users could read or change, since it may hold secrets.
+    Errors never quote the file's content.
+    """
+    path = path or config_path()
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if os.environ.get("HYBRID_CONFIG"):
+            raise HybridError(f"config file not found: {path} (HYBRID_CONFIG)") from None
+        return {}
+    if info.st_mode & 0o077:
+        raise HybridError(
+            f"config file {path} is open to group or others (mode {info.st_mode & 0o777:o}) and may hold "
+            f"credentials: refusing it; run `chmod 600 {path}`"
+        )
+    if info.st_uid not in (os.geteuid(), 0):
+        raise HybridError(f"config file {path} belongs to another user (uid {info.st_uid}): refusing it")
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("elasticsearch", {})
+    except tomllib.TOMLDecodeError as exc:  # its messages are fixed text and a position, never the content
+        raise HybridError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise HybridError(f"config file {path} is not UTF-8 (byte {exc.start})") from None
+    for key, value in table.items():
+        if key not in CONFIG_KEYS:
+            raise HybridError(f"config file {path}: unknown key '{key}' in [elasticsearch] ({', '.join(CONFIG_KEYS)})")
+        if not isinstance(value, str):
+            raise HybridError(f"config file {path}: '{key}' must be a string")
+    return {key: value for key, value in table.items() if value}
 
 
 def default_data_dir() -> Path | None:

@@ -188,3 +188,16 @@ def pair_records(pairs, partition: str = "test") -> list[dict]:
     """Corpus records (shared-shard format) of the functions behind `pairs`."""
     fields = ("url", "repo", "path", "func_name", "code", "docstring")
     return [{**{name: getattr(p.function, name) for name in fields}, "partition": partition} for p in pairs]
+
+
+@pytest.fixture(scope="session")
+def second_node():
+    """A throw-away node of our own (tests/es_node.py), for tests that stop, kill or restart one."""
+    from es_node import ThrowawayNode
+
+    node = ThrowawayNode()
+    try:
+        node.up()
+        yield node
+    finally:
+        node.remove()

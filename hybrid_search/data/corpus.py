@@ -26,6 +26,11 @@ from hybrid_search.data.types import Function, lines_from_url
 
 DEDUPE_PICKLE = "python_dedupe_definitions_v2.pkl"
 REQUIRED_FIELDS = ("url", "repo", "path", "func_name")
+# CSN's largest Python function is ~35 KB; anything near a megabyte is generated code or data, not a function,
+# and would bloat bulk requests and the analyzers' work. A record line (official format: code twice, plus
+# tokens) may be a few times its code; longer lines are skipped without being held in memory.
+MAX_CODE_BYTES = 1_000_000
+MAX_LINE_BYTES = 8 * MAX_CODE_BYTES
 
 
 class DataError(HybridError):
@@ -64,9 +69,14 @@ def function_from_record(record: dict, partition: str = "") -> Function:
         missing.append("code")
     if missing:
         raise KeyError(f"missing or non-string field(s): {', '.join(missing)}")
+    if len(code) > MAX_CODE_BYTES:  # characters: a cheap bound on the bytes
+        raise ValueError(f"function code of {len(code) / 1e6:.1f} MB is over the {MAX_CODE_BYTES / 1e6:.0f} MB limit")
     docstring = record.get("docstring") or ""
     if not isinstance(docstring, str):
         raise TypeError("field docstring is not a string")
+    for name in (*REQUIRED_FIELDS, "docstring"):
+        _check_unicode(name, record.get(name) or "")
+    _check_unicode("code", code)
     start, end = lines_from_url(record["url"])
     return Function(
         url=record["url"],
@@ -82,15 +92,28 @@ def function_from_record(record: dict, partition: str = "") -> Function:
     )
 
 
+def _check_unicode(name: str, text: str) -> None:
+    """JSON may escape lone surrogates (`"\\ud800"`): valid JSON, but not text ES, the console or MiniLM can use."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"field {name} holds invalid Unicode ({exc.reason}: {text[exc.start]!r})") from None
+
+
 def read_jsonl(path: Path, report: ReadReport, strict: bool = False) -> Iterator[Function]:
-    """Functions of one .jsonl or .jsonl.gz file; bad lines go to `report` with file:line."""
+    """Functions of one .jsonl or .jsonl.gz file; bad lines (and an empty file) go to `report` with file:line."""
     opener = gzip.open if path.suffix == ".gz" else open
-    line_no = 0
+    line_no = records = 0
     try:
         with opener(path, "rb") as handle:
-            for line_no, raw in enumerate(handle, start=1):
+            for line_no, raw in enumerate(_lines(handle, MAX_LINE_BYTES), start=1):
+                if raw is None:
+                    report.reject(f"{path}:{line_no}", f"record over {MAX_LINE_BYTES / 1e6:.0f} MB", strict)
+                    records += 1
+                    continue
                 if not raw.strip():
                     continue
+                records += 1
                 try:
                     record = json.loads(raw.decode("utf-8"))
                     if not isinstance(record, dict):
@@ -111,6 +134,20 @@ def read_jsonl(path: Path, report: ReadReport, strict: bool = False) -> Iterator
         raise DataError(f"corpus file not found: {path}") from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         report.reject(f"{path}:{line_no + 1}", f"truncated or corrupt gzip ({exc}); rest of file skipped", strict)
+        return
+    if records == 0:
+        report.reject(f"{path}:1", "empty file (no records)", strict)
+
+
+def _lines(handle, limit: int) -> Iterator[bytes | None]:
+    """The lines of a binary file; a line longer than `limit` bytes is read past in pieces and given as None."""
+    while line := handle.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+            pass
+        yield None
 
 
 def read_dedupe_pickle(

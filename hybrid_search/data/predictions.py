@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from hybrid_search import HybridError
+from hybrid_search.data.annotations import csv_rows
 
 PREDICTION_COLUMNS = ("query", "language", "identifier", "url")
 CSN_MAX_ROWS_PER_QUERY = 300
@@ -30,18 +30,8 @@ def read_predictions(
     path: Path, language: str = "python", max_per_query: int = CSN_MAX_ROWS_PER_QUERY
 ) -> dict[str, list[str]]:
     """Ranked urls per lower-cased query for one language, capped at `max_per_query` rows (CSN reads 300)."""
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise HybridError(f"predictions file not found: {path}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        for column in ("query", "language", "url"):
-            if column not in header:
-                raise HybridError(f"{path}: missing column '{column}' (found: {', '.join(header) or 'no header'})")
-        ranked: dict[str, list[str]] = defaultdict(list)
-        for row in reader:
-            if (row["language"] or "").lower() == language.lower():
-                ranked[(row["query"] or "").lower()].append(row["url"])
+    ranked: dict[str, list[str]] = defaultdict(list)
+    for _, row in csv_rows(path, ("query", "language", "url")):
+        if (row["language"] or "").lower() == language.lower():
+            ranked[(row["query"] or "").lower()].append(row["url"])
     return {query: urls[:max_per_query] for query, urls in ranked.items()}

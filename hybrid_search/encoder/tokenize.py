@@ -3,6 +3,10 @@
 Text is split on anything but letters, digits, `_` and `.`, then each word into camelCase / snake_case /
 dotted / digit parts, lower-cased: `pd.read_csv(filePath)` -> pd read csv file path. Queries and code
 use the same function, so "read csv" and `read_csv` meet on the same tokens.
+
+One difference from ES's word_delimiter_graph (checked by tests/test_properties.py): an upper-case run
+before a capitalised word is split off here (`HTTPServer` -> http server) but kept whole by ES (httpserver).
+It stays: the trained encoders' vocabularies were built with this split.
 """
 
 from __future__ import annotations

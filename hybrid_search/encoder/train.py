@@ -7,6 +7,7 @@ its batch of 1,000); the best epoch's weights are kept. An interrupted run resum
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Callable
@@ -47,6 +48,13 @@ class PairIds:
 
     queries: list[list[int]]
     codes: list[list[int]]
+
+
+def save_atomically(obj, path: Path) -> None:
+    """torch.save to a temporary file, then rename: Ctrl-C or a crash mid-write never leaves a torn checkpoint."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(obj, partial)
+    os.replace(partial, path)
 
 
 def seed_everything(seed: int) -> None:
@@ -129,9 +137,9 @@ def train_encoder(
         echo(f"epoch {epoch}: train loss {np.mean(losses):.4f}, valid CSN MRR {mrr:.4f}")
         if mrr > state["best_mrr"]:
             state.update(best_mrr=mrr, best_epoch=epoch)
-            torch.save(model.state_dict(), out / "model.pt")
+            save_atomically(model.state_dict(), out / "model.pt")
         state["epoch"] = epoch
-        torch.save(
+        save_atomically(
             {
                 "config": config.to_dict(),
                 "model": model.state_dict(),

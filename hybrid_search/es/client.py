@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from pathlib import Path
+
+from elasticsearch import ApiError, Elasticsearch, SSLError, TransportError
 
 from hybrid_search import HybridError
 from hybrid_search.config import EsSettings
@@ -16,7 +18,11 @@ def connect(settings: EsSettings, request_timeout: float = 60.0, check: bool = T
     elif settings.username:
         options["basic_auth"] = (settings.username, settings.password or "")
     if settings.ca_certs:
+        if not Path(settings.ca_certs).is_file():
+            raise HybridError(f"CA certificate file not found: {settings.ca_certs} (HYBRID_ES_CA_CERTS)")
         options["ca_certs"] = settings.ca_certs
+    if settings.url.startswith("https:"):
+        options["verify_certs"] = True  # the client's default too; stated so that no default can turn it off
     client = Elasticsearch(settings.url, **options)
     if check:
         ensure_reachable(client, settings.url)
@@ -26,6 +32,11 @@ def connect(settings: EsSettings, request_timeout: float = 60.0, check: bool = T
 def ensure_reachable(client: Elasticsearch, url: str) -> dict:
     try:
         return client.info()
+    except SSLError:
+        raise HybridError(
+            f"TLS with {url} failed: its certificate could not be verified (or it does not speak https); point "
+            "HYBRID_ES_CA_CERTS (or ca_certs in the config file) at the CA certificate that signed it"
+        ) from None
     except TransportError as exc:
         raise HybridError(
             f"Elasticsearch is not reachable at {url} ({type(exc).__name__}); "

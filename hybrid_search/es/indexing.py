@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
@@ -70,10 +71,27 @@ def bulk_actions(
             yield {"_op_type": "index", "_index": index, "_id": function.doc_id, "_source": source}
 
 
+class Rejected(NamedTuple):
+    """A document ES did not index, after any retries."""
+
+    doc_id: str
+    status: int
+    reason: str
+
+    @property
+    def transient(self) -> bool:
+        """Back-pressure (429) or a server-side error: the document itself may be fine, a re-run retries it."""
+        return self.status == 429 or self.status >= 500
+
+
 @dataclass
 class BulkResult:
     indexed: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (id, reason)
+    failed: list[Rejected] = field(default_factory=list)
+
+    @property
+    def transient(self) -> list[Rejected]:
+        return [r for r in self.failed if r.transient]
 
 
 def bulk_load(
@@ -81,8 +99,14 @@ def bulk_load(
     actions: Iterable[dict],
     on_done: Callable[[int], None] = lambda n: None,
     chunk_size: int = 500,
+    max_retries: int = 5,
+    initial_backoff: float = 1.0,
 ) -> BulkResult:
-    """Stream actions with retries on 429 back-pressure; collect per-document failures instead of raising."""
+    """Stream actions; 429 back-pressure is retried with exponential backoff, and documents that still fail
+    (with the document's own error, or the whole request's) are collected instead of raised.
+
+    A lost connection still raises (TransportError): the build stays resumable and the caller reports it.
+    """
     result = BulkResult()
     for ok, item in streaming_bulk(
         client,
@@ -90,18 +114,36 @@ def bulk_load(
         chunk_size=chunk_size,
         max_chunk_bytes=20 * 1024 * 1024,
         raise_on_error=False,
-        raise_on_exception=True,
-        max_retries=5,
-        initial_backoff=1,
+        raise_on_exception=False,
+        max_retries=max_retries,
+        initial_backoff=initial_backoff,
         max_backoff=30,
     ):
         if ok:
             result.indexed += 1
         else:
             info = next(iter(item.values()))
-            result.failed.append((str(info.get("_id")), str(info.get("error"))[:500]))
+            result.failed.append(Rejected(str(info.get("_id")), int(info.get("status") or 0), _reason(info)))
         on_done(1)
     return result
+
+
+def _reason(info: dict) -> str:
+    """One line: `type: reason` of a per-document error and of its cause (where ES says what was wrong),
+    or the failed request's error. Each part is cut short: ES quotes the offending value, however long."""
+    error = info.get("error")
+    if not isinstance(error, dict):
+        return _one_line(str(error))
+    reason = f"{error.get('type')}: {_one_line(str(error.get('reason')))}"
+    cause = error.get("caused_by")
+    if isinstance(cause, dict):
+        reason += f" (caused by {cause.get('type')}: {_one_line(str(cause.get('reason')))})"
+    return reason
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------- versions and alias
@@ -128,13 +170,17 @@ def index_meta(client: Elasticsearch, index: str) -> dict:
 
 
 def resumable_index(client: Elasticsearch, alias: str, build: dict) -> str | None:
-    """The newest unfinished version built from the same source, if any (so a crashed build resumes)."""
+    """The newest version built from the same source that the alias does not point to, if any.
+
+    Usually a crashed build ("building"); also one that crashed after its count check but before the alias
+    moved ("complete"): either way, re-sending every document into it is idempotent.
+    """
     current = aliased_index(client, alias)
     for name in reversed(versions(client, alias)):
         if name == current:
             continue
         meta = index_meta(client, name)
-        if meta.get("status") == "building" and meta.get("build") == build:
+        if meta.get("status") in ("building", "complete") and meta.get("build") == build:
             return name
     return None
 
@@ -152,8 +198,13 @@ def create_version(client: Elasticsearch, alias: str, build: dict, body: dict | 
     return name
 
 
-def finish_version(client: Elasticsearch, index: str, alias: str, expected: int) -> str | None:
-    """Restore refresh, check the count, mark complete and point the alias at `index`. Returns the old index."""
+def finish_version(
+    client: Elasticsearch, index: str, alias: str, expected: int, notes: dict | None = None
+) -> str | None:
+    """Restore refresh, check the count, mark complete and point the alias at `index`. Returns the old index.
+
+    `notes`: facts about the build kept in the index's `_meta` (documents ES refused, bad records skipped).
+    """
     client.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
     client.indices.refresh(index=index)
     count = client.count(index=index)["count"]
@@ -161,7 +212,9 @@ def finish_version(client: Elasticsearch, index: str, alias: str, expected: int)
         raise HybridError(
             f"index {index} holds {count:,} documents, expected {expected:,}: alias {alias} left unchanged"
         )
-    client.indices.put_mapping(index=index, meta={**index_meta(client, index), "status": "complete", "count": count})
+    client.indices.put_mapping(
+        index=index, meta={**index_meta(client, index), **(notes or {}), "status": "complete", "count": count}
+    )
     old = aliased_index(client, alias)
     if client.indices.exists(index=alias) and old is None:
         raise HybridError(f"{alias} is a concrete index, not an alias: rename or delete it before building")

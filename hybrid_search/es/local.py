@@ -59,13 +59,17 @@ UNPRIVILEGED_USER = "nobody"
 
 @dataclass(frozen=True)
 class NodePaths:
-    """Folders of the install and of the node's own state."""
+    """Folders of the install and of the node's own state.
+
+    `shared_install` lets another node (a test node) reuse an existing install instead of unpacking its own.
+    """
 
     home: Path
+    shared_install: Path | None = None
 
     @property
     def install(self) -> Path:
-        return self.home / f"elasticsearch-{ES_VERSION}"
+        return self.shared_install or self.home / f"elasticsearch-{ES_VERSION}"
 
     @property
     def node(self) -> Path:
@@ -222,19 +226,30 @@ def _default_corpus_bytes() -> int | None:
         return None
 
 
-def up(port: int = 9200, heap: str | None = None, timeout: float = 180.0, echo=print) -> str:
-    """Start the local node if it is not running; return its URL. Idempotent."""
-    p = paths()
+def up(
+    port: int = 9200,
+    heap: str | None = None,
+    timeout: float = 180.0,
+    echo=print,
+    p: NodePaths | None = None,
+    settings: dict[str, str] | None = None,
+) -> str:
+    """Start the local node if it is not running; return its URL. Idempotent.
+
+    `p` selects another node (default: the one under `home_dir()`); `settings` adds or overrides lines of its
+    elasticsearch.yml (a test node with a small indexing-pressure limit, say).
+    """
+    p = p or paths()
     url = f"http://127.0.0.1:{port}"
     pid = running_pid(p)
     if pid is not None:
-        info = _wait_healthy(url, pid, timeout)
+        info = _wait_healthy(url, pid, timeout, p)
         echo(f"Elasticsearch {info['version']['number']} already running at {url} (pid {pid})")
         return url
     if _http_json(url) is not None:
         raise HybridError(f"port {port} is already taken by a server this tool did not start; use --port or --es-url")
     install(p, echo=echo)
-    _write_config(p, port, heap or default_heap())
+    _write_config(p, port, heap or default_heap(), settings or {})
     env = {**os.environ, "ES_PATH_CONF": str(p.config), "ES_JAVA_HOME": str(p.install / "jdk")}
     env.pop("JAVA_HOME", None)
     command = [str(p.install / "bin" / "elasticsearch"), "-d", "-p", str(p.pidfile)]
@@ -249,7 +264,7 @@ def up(port: int = 9200, heap: str | None = None, timeout: float = 180.0, echo=p
             f"Elasticsearch failed to start (exit {result.returncode}); see {p.logs}: {result.stderr.strip()[-300:]}"
         )
     pid = _wait_for_pidfile(p, timeout=30)
-    info = _wait_healthy(url, pid, timeout)
+    info = _wait_healthy(url, pid, timeout, p)
     p.statefile.write_text(json.dumps({"pid": pid, "url": url, "heap": heap or default_heap()}))
     echo(
         f"Elasticsearch {info['version']['number']} (build {info['version']['build_hash'][:7]}) is up at {url}, pid {pid}"
@@ -257,9 +272,9 @@ def up(port: int = 9200, heap: str | None = None, timeout: float = 180.0, echo=p
     return url
 
 
-def down(echo=print) -> bool:
+def down(echo=print, p: NodePaths | None = None) -> bool:
     """Stop the node this tool started (only that pid). Returns False if none was running."""
-    p = paths()
+    p = p or paths()
     pid = running_pid(p)
     if pid is None:
         echo("No Elasticsearch started by hybrid is running")
@@ -275,9 +290,9 @@ def down(echo=print) -> bool:
     return True
 
 
-def status() -> dict:
+def status(p: NodePaths | None = None) -> dict:
     """What is installed and running, for `hybrid es status`."""
-    p = paths()
+    p = p or paths()
     pid = running_pid(p)
     state = json.loads(p.statefile.read_text()) if p.statefile.exists() else {}
     info = _http_json(state["url"]) if pid and "url" in state else None
@@ -318,7 +333,7 @@ def _is_elasticsearch(pid: int) -> bool:
         return False
 
 
-def _write_config(p: NodePaths, port: int, heap: str) -> None:
+def _write_config(p: NodePaths, port: int, heap: str, settings: dict[str, str]) -> None:
     for folder in (p.config, p.data, p.logs, p.config / "jvm.options.d"):
         folder.mkdir(parents=True, exist_ok=True)
     shipped = p.install / "config"
@@ -331,24 +346,21 @@ def _write_config(p: NodePaths, port: int, heap: str) -> None:
     jvm = jvm.replace("-XX:ErrorFile=logs/", f"-XX:ErrorFile={p.logs}/")
     (p.config / "jvm.options").write_text(jvm)
     (p.config / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
-    (p.config / "elasticsearch.yml").write_text(
-        "\n".join(
-            [
-                "cluster.name: hybrid-search",
-                "node.name: hybrid-local",
-                "discovery.type: single-node",
-                "network.host: 127.0.0.1",
-                f"http.port: {port}",
-                f"path.data: {p.data}",
-                f"path.logs: {p.logs}",
-                "xpack.security.enabled: false",
-                "xpack.ml.enabled: false",
-                "cluster.routing.allocation.disk.threshold_enabled: false",
-                "action.destructive_requires_name: true",
-                "",
-            ]
-        )
-    )
+    yml = {
+        "cluster.name": "hybrid-search",
+        "node.name": "hybrid-local",
+        "discovery.type": "single-node",
+        "network.host": "127.0.0.1",
+        "http.port": str(port),
+        "path.data": str(p.data),
+        "path.logs": str(p.logs),
+        "xpack.security.enabled": "false",
+        "xpack.ml.enabled": "false",
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+        "action.destructive_requires_name": "true",
+        **settings,
+    }
+    (p.config / "elasticsearch.yml").write_text("".join(f"{key}: {value}\n" for key, value in yml.items()))
 
 
 def _hand_over_to_unprivileged_user(p: NodePaths) -> None:
@@ -375,19 +387,19 @@ def _wait_for_pidfile(p: NodePaths, timeout: float) -> int:
     raise HybridError(f"Elasticsearch did not write its pid file; see the logs in {p.logs}")
 
 
-def _wait_healthy(url: str, pid: int, timeout: float) -> dict:
+def _wait_healthy(url: str, pid: int, timeout: float, p: NodePaths) -> dict:
     """Wait for HTTP and a yellow cluster; check it is the official 8.12.2 build."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _alive(pid):
-            raise HybridError(f"Elasticsearch (pid {pid}) exited during start-up; see the logs in {paths().logs}")
+            raise HybridError(f"Elasticsearch (pid {pid}) exited during start-up; see the logs in {p.logs}")
         info = _http_json(url)
         health = _http_json(f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s") if info else None
         if info and health and health.get("status") in ("yellow", "green"):
             _check_build(info)
             return info
         time.sleep(1)
-    raise HybridError(f"Elasticsearch at {url} was not healthy after {timeout:.0f}s; see the logs in {paths().logs}")
+    raise HybridError(f"Elasticsearch at {url} was not healthy after {timeout:.0f}s; see the logs in {p.logs}")
 
 
 def _check_build(info: dict) -> None:

@@ -28,10 +28,11 @@ class BuildReport:
     read: ReadReport
     indexed: int = 0
     duplicates: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[indexing.Rejected] = field(default_factory=list)
     previous: str | None = None
     resumed: bool = False
     up_to_date: bool = False
+    swapped: bool = False  # the alias now points at `index`
     seconds: float = 0.0
 
 
@@ -56,11 +57,17 @@ def build_index(
     progress: bool = True,
     rebuild: bool = False,
     encoder: Encoder | None = None,
+    chunk_size: int = 500,
+    max_retries: int = 5,
 ) -> BuildReport:
     """Index every function at `source` (or the first `limit`) behind `alias`; resumes a crashed build.
 
-    Does nothing (`up_to_date`) when the live index was completed from the same files, unless `rebuild`.
+    Does nothing (`up_to_date`) when the live index was completed from the same files, unless `rebuild`
+    (or `strict` and that build skipped bad records).
     With `encoder`, the same single pass over the corpus also fills the `embedding` vectors (kNN).
+    The alias moves only when every document read is indexed, or refused by ES for good (its own mapping
+    error, listed in `failed`). Documents still refused with 429 or a server error after `max_retries`
+    leave the alias where it was and the build resumable (`swapped` False); so does indexing nothing.
     """
     started = time.monotonic()
     indexing.validate_name(alias)
@@ -68,7 +75,8 @@ def build_index(
     live = indexing.aliased_index(client, alias)
     if live and not rebuild:
         meta = indexing.index_meta(client, live)
-        if meta.get("status") == "complete" and meta.get("build") == build:
+        # --strict re-reads a corpus whose last build skipped bad records, to stop at the first one.
+        if meta.get("status") == "complete" and meta.get("build") == build and not (strict and meta.get("skipped")):
             return BuildReport(
                 index=live, alias=alias, read=ReadReport(), indexed=meta.get("count", 0), up_to_date=True
             )
@@ -95,11 +103,17 @@ def build_index(
     with tqdm(total=total, unit=" fn", desc=f"indexing {index}", disable=not progress, smoothing=0.05) as bar:
         encode = encoder.encode_functions if encoder else None
         actions = indexing.bulk_actions(unique(functions), index, encode=encode)
-        result = indexing.bulk_load(client, actions, on_done=bar.update)
+        result = indexing.bulk_load(client, actions, on_done=bar.update, chunk_size=chunk_size, max_retries=max_retries)
     report.indexed, report.failed = result.indexed, result.failed
+    report.seconds = time.monotonic() - started
     if not seen:
         raise HybridError(f"no functions could be read from {source}; nothing indexed ({report.read.summary()})")
+    if result.transient or not result.indexed:
+        report.previous = indexing.aliased_index(client, alias)
+        return report
     expected = len(seen) - len(result.failed)
-    report.previous = indexing.finish_version(client, index, alias, expected)
+    notes = {"rejected": len(result.failed), "skipped": report.read.skipped}
+    report.previous = indexing.finish_version(client, index, alias, expected, notes)
+    report.swapped = True
     report.seconds = time.monotonic() - started
     return report

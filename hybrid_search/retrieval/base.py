@@ -34,3 +34,9 @@ def hits_of(item: dict, index: str) -> list[Hit]:
             f"search failed on {index}: {error.get('reason', error) if isinstance(error, dict) else error}"
         )
     return [hit_from_es(h) for h in item["hits"]["hits"]]
+
+
+def plain_text(query: str) -> str:
+    """The query as valid Unicode: lone surrogates (undecodable bytes on a command line, `\\ud800` in JSON)
+    become U+FFFD instead of failing in the serializer, spaCy or MiniLM."""
+    return query.encode("utf-8", "surrogatepass").decode("utf-8", "replace")

@@ -11,7 +11,7 @@ from elasticsearch import Elasticsearch
 from hybrid_search import HybridError
 from hybrid_search.es.indexing import index_meta
 from hybrid_search.es.mappings import VECTOR_FIELD
-from hybrid_search.retrieval.base import Hit, hit_from_es
+from hybrid_search.retrieval.base import Hit, hit_from_es, plain_text
 
 PARAMS_FILE = Path(__file__).with_name("dense_params.json")
 DEFAULT_NUM_CANDIDATES = 200
@@ -86,7 +86,7 @@ class DenseRetriever:
         self.took_ms = 0  # ES's own time for the last search
 
     def body(self, text: str, k: int, filters: list[dict] | None = None) -> dict:
-        vector = self.encoder.encode_queries([text])[0]
+        vector = self.encoder.encode_queries([plain_text(text)])[0]
         return knn_body(vector, k, self.num_candidates, filters, self.source)
 
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:

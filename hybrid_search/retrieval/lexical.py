@@ -10,7 +10,7 @@ from elasticsearch import Elasticsearch
 
 from hybrid_search import HybridError
 from hybrid_search.es.queries import LexicalParams, baseline_query, lexical_query, search_body, with_filter
-from hybrid_search.retrieval.base import Hit, hits_of
+from hybrid_search.retrieval.base import Hit, hits_of, plain_text
 
 PARAMS_FILE = Path(__file__).with_name("lexical_params.json")
 
@@ -55,7 +55,7 @@ class LexicalRetriever:
         return with_filter(lexical_query(text, self.params, variants.lemmas, variants.identifiers), filters)
 
     def body(self, text: str, k: int, filters: list[dict] | None = None) -> dict:
-        return search_body(self.query(text, filters), k, self.source)
+        return search_body(self.query(plain_text(text), filters), k, self.source)
 
     def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
         return self.search_many([text], k=k, filters=[filters])[0]

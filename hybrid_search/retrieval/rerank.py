@@ -21,7 +21,7 @@ from elasticsearch import Elasticsearch
 from hybrid_search.config import home_dir
 from hybrid_search.data.types import Function
 from hybrid_search.retrieval import fusion
-from hybrid_search.retrieval.base import Hit
+from hybrid_search.retrieval.base import Hit, plain_text
 
 PARAMS_FILE = Path(__file__).with_name("rerank_params.json")
 DEFAULTS = {"model": "minilm", "int8": False, "candidates": 30, "first_stage_weight": 0.5}
@@ -111,7 +111,7 @@ class Reranker:
     def rescore(self, text: str, hits: list[Hit], first_stage_weight: float, fetch=None) -> list[Hit]:
         if not hits:
             return []
-        similarity = self.code_vectors(hits, fetch) @ self.encoder.encode_queries([text])[0]
+        similarity = self.code_vectors(hits, fetch) @ self.encoder.encode_queries([plain_text(text)])[0]
         scores = combine_scores(
             {h.doc_id: h.score for h in hits},
             {h.doc_id: float(s) for h, s in zip(hits, similarity)},

@@ -313,7 +313,8 @@ def index_cmd(
     rate = report.indexed / report.seconds if report.seconds else 0
     click.echo(
         f"{'resumed and finished' if report.resumed else 'built'} {report.index}: {report.indexed:,} documents "
-        f"in {report.seconds:.0f}s ({rate:,.0f} docs/s); alias {report.alias} -> {report.index}"
+        f"in {report.seconds:.0f}s ({rate:,.0f} docs/s, of which {report.merge_seconds:.0f}s merging segments); "
+        f"alias {report.alias} -> {report.index}"
         + (f" (was {report.previous}; delete old versions with `hybrid indices prune`)" if report.previous else "")
     )
     if report.failed:

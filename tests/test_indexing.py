@@ -15,6 +15,9 @@ def test_build_search_and_alias(es, tiny_data, index_name):
     assert report.indexed == 6 and report.read.read == 6 and not report.failed
     assert indexing.aliased_index(es, index_name) == report.index
     assert es.count(index=index_name)["count"] == 6
+    # The finished load is merged into one segment (one HNSW graph for kNN) before the alias moves.
+    segments = es.indices.stats(index=report.index, metric="segments")["_all"]["primaries"]["segments"]["count"]
+    assert segments == 1 and report.merge_seconds > 0
     for mode in ("baseline", "lexical"):
         hits = LexicalRetriever(es, index_name, mode=mode).search("read csv file", k=3)
         assert hits[0].func_name == "read_csv_file"

@@ -198,6 +198,20 @@ def create_version(client: Elasticsearch, alias: str, build: dict, body: dict | 
     return name
 
 
+def merge_segments(client: Elasticsearch, index: str, timeout_s: float = 3600) -> float:
+    """Force-merge a finished load into one segment; returns the seconds it took.
+
+    kNN then walks one HNSW graph instead of one per segment, and the merge drops the copy of each
+    document's original source (vectors included) that ES keeps while indexing (`_recovery_source`).
+    Measured on the full corpus: index 2.2 GB -> 752 MB, ES kNN time p50 12 -> 2 ms at the same
+    num_candidates (docs/benchmarks.md).
+    """
+    started = time.monotonic()
+    client.indices.refresh(index=index)
+    client.options(request_timeout=timeout_s).indices.forcemerge(index=index, max_num_segments=1)
+    return time.monotonic() - started
+
+
 def finish_version(
     client: Elasticsearch, index: str, alias: str, expected: int, notes: dict | None = None
 ) -> str | None:

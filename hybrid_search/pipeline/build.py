@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class BuildReport:
     up_to_date: bool = False
     swapped: bool = False  # the alias now points at `index`
     seconds: float = 0.0
+    merge_seconds: float = 0.0  # of `seconds`, the final force-merge
 
 
 def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None = None) -> dict:
@@ -112,6 +114,9 @@ def build_index(
         report.previous = indexing.aliased_index(client, alias)
         return report
     expected = len(seen) - len(result.failed)
+    if progress:
+        tqdm.write(f"merging {index} into one segment (about 2 minutes for the full corpus) ...", file=sys.stderr)
+    report.merge_seconds = indexing.merge_segments(client, index)
     notes = {"rejected": len(result.failed), "skipped": report.read.skipped}
     report.previous = indexing.finish_version(client, index, alias, expected, notes)
     report.swapped = True

@@ -31,6 +31,7 @@ from hybrid_search.data.annotations import annotated_urls, load_qrels, load_quer
 from hybrid_search.data.code import first_paragraph
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.data.types import Function
+from hybrid_search.evaluation.dense import top_k
 from hybrid_search.evaluation.ndcg import evaluate_ndcg
 
 SEARCH_FIELDS = ["url", "func_name"]
@@ -107,7 +108,8 @@ def node_memory(client: Elasticsearch) -> dict:
     from hybrid_search.es import local
 
     pid = local.running_pid(local.paths())
-    rss_kb = next((int(line.split()[1]) for line in _lines(f"/proc/{pid}/status") if line.startswith("VmRSS")), 0)
+    status = _lines(f"/proc/{pid}/status") if pid else []
+    rss_kb = next((int(line.split()[1]) for line in status if line.startswith("VmRSS")), 0)
     return {
         "heap_max_mb": round(heap["heap_max_in_bytes"] / 2**20),
         "heap_used_mb": round(heap["heap_used_in_bytes"] / 2**20),
@@ -135,12 +137,13 @@ def timed_build(client: Elasticsearch, folder: Path, alias: str, encoder=None) -
     from hybrid_search.pipeline.build import build_index
 
     report = build_index(client, folder, alias, progress=False, rebuild=True, encoder=encoder)
+    size = index_size_bytes(client, report.index)
     return {
         "seconds": round(report.seconds, 1),
         "docs_per_s": round(report.indexed / report.seconds),
         "indexed": report.indexed,
-        "size_mb": round(index_size_bytes(client, report.index) / 2**20, 1),
-        "size_bytes": index_size_bytes(client, report.index),
+        "size_mb": round(size / 2**20, 1),
+        "size_bytes": size,
         "index": report.index,
     }
 
@@ -210,10 +213,8 @@ class ExactSearch:
         self.encoder, self.vectors, self.urls = encoder, vectors, urls
 
     def search(self, text: str, k: int = 10) -> list:
-        scores = self.vectors @ self.encoder.encode_queries([text])[0]
-        top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [_UrlHit(self.urls[i]) for i in top]
+        best = top_k(self.encoder.encode_queries([text]), self.vectors, k)[0]
+        return [_UrlHit(self.urls[i]) for i in best]
 
 
 class Bm25sSearch:

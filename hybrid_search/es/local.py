@@ -249,14 +249,15 @@ def up(
     if _http_json(url) is not None:
         raise HybridError(f"port {port} is already taken by a server this tool did not start; use --port or --es-url")
     install(p, echo=echo)
-    _write_config(p, port, heap or default_heap(), settings or {})
+    heap = heap or default_heap()  # sized once: it reads the corpus folder
+    _write_config(p, port, heap, settings or {})
     env = {**os.environ, "ES_PATH_CONF": str(p.config), "ES_JAVA_HOME": str(p.install / "jdk")}
     env.pop("JAVA_HOME", None)
     command = [str(p.install / "bin" / "elasticsearch"), "-d", "-p", str(p.pidfile)]
     if os.geteuid() == 0:
         _hand_over_to_unprivileged_user(p)
         command = ["setpriv", f"--reuid={UNPRIVILEGED_USER}", "--regid=nogroup", "--clear-groups", *command]
-    echo(f"Starting Elasticsearch {ES_VERSION} on {url} (heap {heap or default_heap()}) ...")
+    echo(f"Starting Elasticsearch {ES_VERSION} on {url} (heap {heap}) ...")
     p.pidfile.unlink(missing_ok=True)
     result = subprocess.run(command, env=env, cwd=p.node, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -265,7 +266,7 @@ def up(
         )
     pid = _wait_for_pidfile(p, timeout=30)
     info = _wait_healthy(url, pid, timeout, p)
-    p.statefile.write_text(json.dumps({"pid": pid, "url": url, "heap": heap or default_heap()}))
+    p.statefile.write_text(json.dumps({"pid": pid, "url": url, "heap": heap}))
     echo(
         f"Elasticsearch {info['version']['number']} (build {info['version']['build_hash'][:7]}) is up at {url}, pid {pid}"
     )

@@ -79,14 +79,23 @@ def run_cli(url: str, index: str, *args: str, cwd: Path, timeout: float = 300) -
 
 
 def start_cli(url: str, index: str, *args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        cli_command(url, index, *args),
-        env=cli_env(),
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_interruptible(cli_command(url, index, *args), cwd)
+
+
+def start_interruptible(command: list[str], cwd: Path) -> subprocess.Popen:
+    """A child that takes Ctrl-C as a terminal user's process does.
+
+    A shell's background job (a CI runner, `cmd &`) inherits SIGINT ignored, ignored signals stay ignored
+    across exec, and Python then never raises KeyboardInterrupt. A caught signal is reset to its default
+    across exec, so SIGINT is caught here while the child starts.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            command, env=cli_env(), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def generated_corpus(folder: Path, n: int) -> Path:
@@ -314,9 +323,7 @@ def test_ctrl_c_during_train_exits_cleanly_and_the_rerun_resumes_from_the_checkp
     args = [sys.executable, "-m", "hybrid_search.cli", "train", "--data", str(tmp_path / "data"), "--out", str(out)]
     args += ["--encoder", "nbow", "--epochs", "40", "--batch-size", "16", "--dim", "32", "--threads", "1"]
     args += ["--no-progress"]
-    training = subprocess.Popen(
-        args, env=cli_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    training = start_interruptible(args, tmp_path)
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.pt").exists():
         assert training.poll() is None and time.monotonic() < deadline, training.communicate()

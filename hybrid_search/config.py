@@ -122,7 +122,7 @@ def default_data_dir() -> Path | None:
 
 
 def home_dir() -> Path:
-    """Where the tool keeps its local Elasticsearch install and node state (`HYBRID_HOME` overrides).
+    """Where the tool keeps its local Elasticsearch install, node state and artifacts (`HYBRID_HOME` overrides).
 
     As root, ES must run as an unprivileged user that can traverse every parent folder, and root's home
     is usually mode 700, so root gets a folder under /var/lib instead of ~/.cache.
@@ -132,3 +132,34 @@ def home_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/hybrid-search")
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hybrid-search"
+
+
+def es_heap_override() -> str | None:
+    """`HYBRID_ES_HEAP` (e.g. 1g): the local node's heap when the user fixes it."""
+    return os.environ.get("HYBRID_ES_HEAP") or None
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every folder the tool writes to, resolved once from the environment and passed down.
+
+    Nothing is written inside the package: models, caches and tuned choices live under the tool's home
+    (`HYBRID_HOME`), outputs a command was asked for under `runs/` in the working folder.
+    """
+
+    home: Path
+    models: Path  # trained model folders, `models/<name>/` [HYBRID_MODELS]
+    cache: Path  # re-ranker embedding caches [HYBRID_CACHE_DIR]
+    tuned: Path  # tuned choices, one JSON file per alias (`hybrid tune`)
+    runs: Path  # eval outputs, tuning grids, rejects files
+
+    @classmethod
+    def from_env(cls) -> Paths:
+        env, home = os.environ, home_dir()
+        return cls(
+            home=home,
+            models=Path(env.get("HYBRID_MODELS") or home / "models"),
+            cache=Path(env.get("HYBRID_CACHE_DIR") or home / "cache"),
+            tuned=home / "tuned",
+            runs=Path("runs"),
+        )

@@ -1,4 +1,4 @@
-"""Search request bodies as pure functions (no I/O), so they can be tested without a cluster.
+"""Every search request body, built with elasticsearch-dsl as pure functions (no I/O, keyword-only).
 
 User text only ever goes into `multi_match` (analysed as plain text): never into `query_string`, so
 characters like `"` `*` `:` `(` `\\` `/` are not interpreted as query syntax.
@@ -6,88 +6,99 @@ characters like `"` `*` `:` `(` `\\` `/` are not interpreted as query syntax.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+
+from elasticsearch_dsl import Q, Search
+
+from hybrid_search.es.mappings import VECTOR_FIELD
 
 SOURCE_FIELDS = ["url", "repo", "path", "func_name", "docstring", "code", "start_line", "end_line", "partition"]
+Source = list[str] | bool
 
 
-@dataclass(frozen=True)
-class LexicalParams:
-    """Field boosts and combination for mode `lexical` (chosen on the valid partition, see `hybrid tune`)."""
-
-    fields: dict[str, float] = field(
-        default_factory=lambda: {
-            "func_name": 3.0,
-            "docstring": 1.0,
-            "body": 1.0,
-            "path.text": 0.5,
-        }
-    )
-    type: str = "most_fields"
-    tie_breaker: float | None = None
-    identifier_boost: float = 0.0  # weight of identifier-style query variants on func_name (0: off)
-    lemma_boost: float = 0.0  # weight of the lemmatised query on func_name and body (0: off)
-
-    @property
-    def uses_variants(self) -> bool:
-        return self.identifier_boost > 0 or self.lemma_boost > 0
-
-    def field_list(self) -> list[str]:
-        return [f"{name}^{boost:g}" for name, boost in self.fields.items() if boost > 0]
-
-    @classmethod
-    def from_dict(cls, data: dict) -> LexicalParams:
-        return cls(
-            fields={k: float(v) for k, v in data["fields"].items()},
-            type=data.get("type", "most_fields"),
-            tie_breaker=data.get("tie_breaker"),
-            identifier_boost=float(data.get("identifier_boost", 0.0)),
-            lemma_boost=float(data.get("lemma_boost", 0.0)),
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "fields": self.fields,
-            "type": self.type,
-            "tie_breaker": self.tie_breaker,
-            "identifier_boost": self.identifier_boost,
-            "lemma_boost": self.lemma_boost,
-        }
+def _search(query, *, size: int, source: Source, filters: Sequence[dict] | None) -> dict:
+    """A scoring query, wrapped with non-scoring filters when there are any."""
+    if filters:
+        query = Q("bool", must=[query], filter=list(filters))
+    return Search().query(query).extra(size=size, track_total_hits=False).source(source).to_dict()
 
 
-def baseline_query(text: str) -> dict:
-    """CSN's Elasticsearch baseline: BM25 with the standard analyzer on the name split into subtokens and on the code."""
-    return {"multi_match": {"query": text, "fields": ["name_subtokens", "code"], "type": "best_fields"}}
+def baseline_search(text: str, *, size: int, source: Source = True, filters: Sequence[dict] | None = None) -> dict:
+    """CSN's Elasticsearch baseline: BM25, standard analyzer, on the name split into subtokens and on the code."""
+    query = Q("multi_match", query=text, fields=["name_subtokens", "code"], type="best_fields")
+    return _search(query, size=size, source=source, filters=filters)
 
 
-def lexical_query(text: str, params: LexicalParams, lemmas: str = "", identifiers: tuple[str, ...] = ()) -> dict:
-    """Ours: code-aware analyzers on name, docstring, body (code without docstring) and path, with tuned boosts.
+def lexical_search(
+    text: str,
+    *,
+    fields: Sequence[str],
+    type: str,
+    size: int,
+    tie_breaker: float | None = None,
+    lemmas: str = "",
+    lemma_boost: float = 0.0,
+    identifiers: Sequence[str] = (),
+    identifier_boost: float = 0.0,
+    source: Source = True,
+    filters: Sequence[dict] | None = None,
+) -> dict:
+    """Code-aware analyzers on name, docstring, body (code without docstring) and path, with boosts (`f^2`).
 
-    With query variants (retrieval/query.py), identifier forms (`read_csv`, `readcsv`) are matched as whole
-    name tokens and the lemmatised query against name and code, as extra `should` clauses.
+    Query variants (retrieval/query.py) add `should` clauses: identifier forms (`read_csv`, `readcsv`) as
+    whole name tokens, and the lemmatised query against name and body.
     """
-    clause: dict = {"query": text, "fields": params.field_list(), "type": params.type}
-    if params.tie_breaker is not None and params.type == "best_fields":
-        clause["tie_breaker"] = params.tie_breaker
-    main = {"multi_match": clause}
-    extra: list[dict] = []
-    if params.identifier_boost > 0:
-        extra += [{"term": {"func_name": {"value": ident, "boost": params.identifier_boost}}} for ident in identifiers]
-    if params.lemma_boost > 0 and lemmas:
-        extra.append({"multi_match": {"query": lemmas, "fields": ["func_name", "body"], "boost": params.lemma_boost}})
-    return {"bool": {"must": [main], "should": extra}} if extra else main
+    options = {"tie_breaker": tie_breaker} if tie_breaker is not None and type == "best_fields" else {}
+    main = Q("multi_match", query=text, fields=list(fields), type=type, **options)
+    extra = []
+    if identifier_boost > 0:
+        extra += [Q("term", func_name={"value": ident, "boost": identifier_boost}) for ident in identifiers]
+    if lemma_boost > 0 and lemmas:
+        extra.append(Q("multi_match", query=lemmas, fields=["func_name", "body"], boost=lemma_boost))
+    query = Q("bool", must=[main], should=extra) if extra else main
+    return _search(query, size=size, source=source, filters=filters)
 
 
-def with_filter(query: dict, filters: list[dict] | None) -> dict:
-    """Wrap a scoring query with non-scoring filters (partition, masking for the valid protocol)."""
-    if not filters:
-        return query
-    return {"bool": {"must": [query], "filter": filters}}
+def knn_search(
+    vector: Sequence[float],
+    *,
+    k: int,
+    num_candidates: int,
+    source: Source = True,
+    filters: Sequence[dict] | None = None,
+) -> dict:
+    """A top-level approximate kNN search (HNSW) over the vector field; `num_candidates` is per shard."""
+    options = {"filter": list(filters)} if filters else {}
+    search = Search().knn(
+        field=VECTOR_FIELD,
+        k=k,
+        num_candidates=max(num_candidates, k),
+        query_vector=[float(x) for x in vector],
+        **options,
+    )
+    return search.extra(size=k).source(source).to_dict()
 
 
-def search_body(query: dict, size: int, source: list[str] | bool = True) -> dict:
-    return {"query": query, "size": size, "_source": source, "track_total_hits": False}
+def msearch_lines(index: str, bodies: Sequence[dict]) -> list[dict]:
+    """The `_msearch` request: a header naming the index before each body."""
+    return [line for body in bodies for line in ({"index": index}, body)]
 
+
+# ---------------------------------------------------------------- the valid protocol (pipeline/valid.py)
+
+
+def pool_filter(*, target_id: str, masked_target_id: str) -> list[dict]:
+    """Every intact valid function except the target, plus the target's masked copy."""
+    intact_others = Q("bool", must_not=[Q("term", masked=True), Q("ids", values=[target_id])])
+    return [Q("bool", should=[intact_others, Q("ids", values=[masked_target_id])], minimum_should_match=1).to_dict()]
+
+
+def ids_filter(doc_ids: Sequence[str]) -> list[dict]:
+    """Exactly these documents (CodeSearchNet's batch of 1,000 masked targets)."""
+    return [Q("ids", values=list(doc_ids)).to_dict()]
+
+
+# ---------------------------------------------------------------- the page's highlighting
 
 HIGHLIGHT_FIELDS = ["func_name", "func_name.stem", "docstring", "docstring.code", "code", "path.text"]
 # Private-use characters as highlight tags: they do not occur in code and mean nothing to HTML, so the
@@ -95,23 +106,20 @@ HIGHLIGHT_FIELDS = ["func_name", "func_name.stem", "docstring", "docstring.code"
 MARK_START, MARK_END = "\ue000", "\ue001"
 
 
-def display_body(text: str, doc_ids: list[str], source: list[str]) -> dict:
+def display_search(text: str, *, doc_ids: Sequence[str], source: Source) -> dict:
     """Sources and highlights of documents another query already ranked, whichever mode ranked them.
 
     The ids filter keeps exactly those documents; the query text, matched on every text field with that
     field's own analyzer (stemming, identifier splitting), only decides what is highlighted. Whole fields
     come back (no fragments), with matches between MARK_START and MARK_END.
     """
-    match = {"multi_match": {"query": text, "fields": HIGHLIGHT_FIELDS}}
-    return {
-        "query": {"bool": {"filter": [{"ids": {"values": doc_ids}}], "should": [match]}},
-        "size": len(doc_ids),
-        "_source": source,
-        "track_total_hits": False,
-        "highlight": {
-            "pre_tags": [MARK_START],
-            "post_tags": [MARK_END],
-            "number_of_fragments": 0,
-            "fields": {name: {} for name in HIGHLIGHT_FIELDS},
-        },
-    }
+    match = Q("multi_match", query=text, fields=HIGHLIGHT_FIELDS)
+    search = (
+        Search()
+        .query(Q("bool", filter=[Q("ids", values=list(doc_ids))], should=[match]))
+        .extra(size=len(doc_ids), track_total_hits=False)
+        .source(source)
+        .highlight_options(pre_tags=[MARK_START], post_tags=[MARK_END], number_of_fragments=0)
+        .highlight(*HIGHLIGHT_FIELDS)
+    )
+    return search.to_dict()

@@ -1,8 +1,11 @@
-"""The result type shared by all retrieval modes."""
+"""The retriever contract shared by every mode: a query text in, a `Ranking` of `Hit`s out."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from hybrid_search import HybridError
 
@@ -21,13 +24,58 @@ class Hit:
         return self.source.get("func_name", "")
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """One query's ranked hits, with where the time went."""
+
+    hits: list[Hit]
+    es_ms: float = 0.0  # Elasticsearch's own `took`, summed over the requests made
+    wall_ms: float = 0.0  # client wall time of the whole search (encoding, requests, fusion, re-ranking)
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """What every mode offers (lexical.py, dense.py, hybrid.py, rerank.py)."""
+
+    mode: str
+
+    def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking: ...
+
+    def search_many(
+        self, texts: Sequence[str], *, k: int = 100, filters: Sequence[list[dict] | None] | None = None
+    ) -> list[Ranking]: ...
+
+    def describe(self) -> dict: ...
+
+
+class Timer:
+    """Wall time of a block in milliseconds: `with Timer() as t: ...; t.ms`."""
+
+    def __enter__(self) -> Timer:
+        self.started, self.ms = time.perf_counter(), 0.0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.ms = (time.perf_counter() - self.started) * 1000
+
+
+class OneAtATime:
+    """`search_many` as a loop over `search`, for modes with no cheaper batch path."""
+
+    def search_many(
+        self, texts: Sequence[str], *, k: int = 100, filters: Sequence[list[dict] | None] | None = None
+    ) -> list[Ranking]:
+        filters = filters or [None] * len(texts)
+        return [self.search(text, k=k, filters=extra) for text, extra in zip(texts, filters)]
+
+
 def hit_from_es(raw: dict) -> Hit:
     source = raw.get("_source") or {}
     return Hit(doc_id=raw["_id"], url=source.get("url", ""), score=float(raw["_score"] or 0.0), source=source)
 
 
 def hits_of(item: dict, index: str) -> list[Hit]:
-    """The hits of one `_msearch` response item; its error as one clear line."""
+    """The hits of one search or `_msearch` response item; its error as one clear line."""
     if "error" in item:
         error = item["error"]
         raise HybridError(

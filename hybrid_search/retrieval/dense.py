@@ -2,94 +2,81 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
-
 from elasticsearch import Elasticsearch
 
 from hybrid_search import HybridError
-from hybrid_search.es.indexing import index_meta
-from hybrid_search.es.mappings import VECTOR_FIELD
-from hybrid_search.retrieval.base import Hit, hit_from_es, plain_text
-
-PARAMS_FILE = Path(__file__).with_name("dense_params.json")
-DEFAULT_NUM_CANDIDATES = 200
-
-
-def load_num_candidates(path: Path = PARAMS_FILE) -> int:
-    """HNSW candidate depth chosen on the valid partition by `hybrid tune dense`."""
-    if not path.exists():
-        return DEFAULT_NUM_CANDIDATES
-    return int(json.loads(path.read_text())["num_candidates"])
+from hybrid_search.config import Paths
+from hybrid_search.encoder import TextEncoder
+from hybrid_search.es.queries import Source, knn_search
+from hybrid_search.retrieval.base import OneAtATime, Ranking, Timer, hits_of, plain_text
+from hybrid_search.retrieval.params import DenseParams
+from hybrid_search.retrieval.tuned import load_choice
 
 
-def knn_body(
-    vector: Sequence[float],
-    k: int,
-    num_candidates: int,
-    filters: list[dict] | None = None,
-    source: list[str] | bool = True,
-) -> dict:
-    """A top-level kNN search request (pure)."""
-    knn: dict = {
-        "field": VECTOR_FIELD,
-        "query_vector": [float(x) for x in vector],
-        "k": k,
-        "num_candidates": max(num_candidates, k),
-    }
-    if filters:
-        knn["filter"] = filters
-    return {"knn": knn, "size": k, "_source": source}
+def index_encoder(meta: dict, index: str, *, models) -> TextEncoder:
+    """The encoder that made the index's vectors (named in its `_meta`), refused if retrained since."""
+    from hybrid_search.encoder.resolve import load_encoder
+
+    if "encoder" not in meta:
+        raise HybridError(f"index '{index}' has no vectors; build it with `hybrid index --encoder NAME`")
+    recorded = meta.get("encoder_path")
+    encoder = load_encoder(recorded if recorded and _is_model(recorded) else meta["encoder"], models=models)
+    built_with = meta.get("build", {}).get("encoder", {}).get("weights")
+    if built_with and encoder.fingerprint() != built_with:
+        raise HybridError(
+            f"the vectors in '{index}' were made by other weights than {encoder.path}'s (retrained?); "
+            f"rebuild with `hybrid index --encoder {encoder.name} --rebuild`"
+        )
+    if encoder.dims != meta.get("dims"):
+        raise HybridError(f"encoder {encoder.name} makes {encoder.dims}-d vectors, index has {meta.get('dims')}")
+    return encoder
 
 
-def _model_location(meta: dict) -> str:
-    """The model an index was built with: its recorded folder if it still exists, else its name."""
-    path = meta.get("encoder_path")
-    return path if path and Path(path, "config.json").is_file() else meta["encoder"]
+def _is_model(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path, "config.json").is_file()
 
 
-class DenseRetriever:
-    """kNN over the `embedding` field, with the encoder that filled it (named in the index's `_meta`).
+class DenseRetriever(OneAtATime):
+    """kNN over the vector field, with the encoder that filled it.
 
     Example:
-        >>> retriever = DenseRetriever(client, "csn-python")
-        >>> hits = retriever.search("read a csv file", k=10)
+        >>> retriever = DenseRetriever(client, "csn-python", encoder=Encoder.load("nbow"))
+        >>> retriever.search("read a csv file", k=10).hits
     """
+
+    mode = "dense"
 
     def __init__(
         self,
         client: Elasticsearch,
         index: str,
-        encoder=None,
-        num_candidates: int | None = None,
-        source: list[str] | bool = True,
+        *,
+        encoder: TextEncoder,
+        params: DenseParams | None = None,
+        source: Source = True,
     ):
-        from hybrid_search.encoder.encoder import Encoder
+        self.client, self.index, self.source, self.encoder = client, index, source, encoder
+        self.params = params or DenseParams()
 
-        meta = index_meta(client, index)
-        if "encoder" not in meta:
-            raise HybridError(f"index '{index}' has no vectors; build it with `hybrid index --encoder NAME`")
-        if encoder is None:
-            encoder = Encoder.load(_model_location(meta))
-            built_with = meta.get("build", {}).get("encoder", {}).get("weights")
-            if built_with and encoder.fingerprint() != built_with:
-                raise HybridError(
-                    f"the vectors in '{index}' were made by other weights than {encoder.path}'s (retrained?); "
-                    f"rebuild with `hybrid index --encoder {encoder.name} --rebuild`"
-                )
-        if encoder.dims != meta.get("dims"):
-            raise HybridError(f"encoder {encoder.name} makes {encoder.dims}-d vectors, index has {meta.get('dims')}")
-        self.encoder = encoder
-        self.client, self.index, self.source = client, index, source
-        self.num_candidates = num_candidates or load_num_candidates()
-        self.took_ms = 0  # ES's own time for the last search
+    @classmethod
+    def from_index(cls, client: Elasticsearch, index: str, *, meta: dict, paths: Paths, source: Source = True):
+        choice = load_choice(paths.tuned, index, cls.mode)
+        choice.check_vectors(meta, index)
+        encoder = index_encoder(meta, index, models=paths.models)
+        return cls(client, index, encoder=encoder, params=choice.params, source=source)
 
-    def body(self, text: str, k: int, filters: list[dict] | None = None) -> dict:
+    def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         vector = self.encoder.encode_queries([plain_text(text)])[0]
-        return knn_body(vector, k, self.num_candidates, filters, self.source)
+        return knn_search(
+            vector, k=k, num_candidates=self.params.num_candidates, source=self.source, filters=filters
+        )
 
-    def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
-        response = self.client.search(index=self.index, **self.body(text, k, filters))
-        self.took_ms = response.get("took", 0)
-        return [hit_from_es(h) for h in response["hits"]["hits"]]
+    def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
+        with Timer() as timer:
+            response = self.client.search(index=self.index, **self.body(text, k=k, filters=filters))
+        return Ranking(hits_of(response.body, self.index), es_ms=response["took"], wall_ms=timer.ms)
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "index": self.index, "encoder": self.encoder.name, "params": self.params.to_dict()}

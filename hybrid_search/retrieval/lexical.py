@@ -2,77 +2,97 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from hybrid_search import HybridError
-from hybrid_search.es.queries import LexicalParams, baseline_query, lexical_query, search_body, with_filter
-from hybrid_search.retrieval.base import Hit, hits_of, plain_text
+from hybrid_search.config import Paths
+from hybrid_search.es.queries import Source, baseline_search, lexical_search, msearch_lines
+from hybrid_search.retrieval.base import Ranking, Timer, hits_of, plain_text
+from hybrid_search.retrieval.params import LexicalParams
+from hybrid_search.retrieval.tuned import load_choice
 
-PARAMS_FILE = Path(__file__).with_name("lexical_params.json")
-
-
-def load_lexical_params(path: Path = PARAMS_FILE) -> LexicalParams:
-    """Boosts chosen on the valid partition by `hybrid tune` (built-in defaults if never tuned)."""
-    if not path.exists():
-        return LexicalParams()
-    return LexicalParams.from_dict(json.loads(path.read_text())["params"])
+MSEARCH_BATCH = 50  # queries per `_msearch` request in batch search
 
 
 class LexicalRetriever:
-    """Runs `baseline` or `lexical` queries against one index or alias.
+    """Mode `lexical`: code-aware analyzers with the boosts of `params`, plus spaCy's lemma clause.
 
     Example:
-        >>> retriever = LexicalRetriever(client, "csn-python", mode="lexical")
-        >>> hits = retriever.search("read a csv file", k=10)
+        >>> retriever = LexicalRetriever(client, "csn-python")
+        >>> retriever.search("read a csv file", k=10).hits
     """
 
+    mode = "lexical"
+
     def __init__(
-        self,
-        client: Elasticsearch,
-        index: str,
-        mode: str = "lexical",
-        params: LexicalParams | None = None,
-        source: list[str] | bool = True,
+        self, client: Elasticsearch, index: str, *, params: LexicalParams | None = None, source: Source = True
     ):
-        if mode not in ("baseline", "lexical"):
-            raise HybridError(f"unknown lexical mode {mode!r}")
-        self.client, self.index, self.mode, self.source = client, index, mode, source
-        self.params = params or load_lexical_params()
-        self.took_ms = 0  # ES's own time for the last search call (benchmarks compare it with wall time)
+        self.client, self.index, self.source = client, index, source
+        self.params = params or LexicalParams()
 
-    def query(self, text: str, filters: list[dict] | None = None) -> dict:
-        if self.mode == "baseline":
-            return with_filter(baseline_query(text), filters)
-        if not self.params.uses_variants:
-            return with_filter(lexical_query(text, self.params), filters)
-        from hybrid_search.retrieval.query import query_variants
+    @classmethod
+    def from_index(cls, client: Elasticsearch, index: str, *, meta: dict, paths: Paths, source: Source = True):
+        """With the choice tuned for `index` (an alias), else the defaults."""
+        return cls(client, index, params=load_choice(paths.tuned, index, cls.mode).params, source=source)
 
-        variants = query_variants(text)
-        return with_filter(lexical_query(text, self.params, variants.lemmas, variants.identifiers), filters)
+    def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
+        p, text = self.params, plain_text(text)
+        lemmas, identifiers = "", ()
+        if p.uses_variants:
+            from hybrid_search.retrieval.query import query_variants
 
-    def body(self, text: str, k: int, filters: list[dict] | None = None) -> dict:
-        return search_body(self.query(plain_text(text), filters), k, self.source)
+            variants = query_variants(text)
+            lemmas, identifiers = variants.lemmas, variants.identifiers
+        return lexical_search(
+            text,
+            fields=p.field_list(),
+            type=p.type,
+            tie_breaker=p.tie_breaker,
+            lemmas=lemmas,
+            lemma_boost=p.lemma_boost,
+            identifiers=identifiers,
+            identifier_boost=p.identifier_boost,
+            size=k,
+            source=self.source,
+            filters=filters,
+        )
 
-    def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
+    def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         return self.search_many([text], k=k, filters=[filters])[0]
 
     def search_many(
-        self, texts: Sequence[str], k: int = 100, filters: Sequence[list[dict] | None] | None = None, batch: int = 50
-    ) -> list[list[Hit]]:
-        """One ranked list per text, sent as `_msearch` batches to save round trips."""
+        self, texts: Sequence[str], *, k: int = 100, filters: Sequence[list[dict] | None] | None = None
+    ) -> list[Ranking]:
+        """One ranking per text, sent as `_msearch` batches to save round trips (times shared evenly)."""
         filters = filters or [None] * len(texts)
-        results: list[list[Hit]] = []
-        self.took_ms = 0
-        for start in range(0, len(texts), batch):
-            searches: list[dict] = []
-            for text, extra in zip(texts[start : start + batch], filters[start : start + batch]):
-                searches += [{"index": self.index}, self.body(text, k, extra)]
-            response = self.client.msearch(searches=searches)
-            for item in response["responses"]:
-                results.append(hits_of(item, self.index))
-                self.took_ms += item.get("took", 0)
-        return results
+        rankings: list[Ranking] = []
+        for start in range(0, len(texts), MSEARCH_BATCH):
+            chunk = list(zip(texts[start : start + MSEARCH_BATCH], filters[start : start + MSEARCH_BATCH]))
+            with Timer() as timer:
+                bodies = [self.body(text, k=k, filters=extra) for text, extra in chunk]
+                response = self.client.msearch(searches=msearch_lines(self.index, bodies))
+            wall = timer.ms / len(chunk)
+            rankings += [
+                Ranking(hits_of(item, self.index), es_ms=item.get("took", 0), wall_ms=wall)
+                for item in response["responses"]
+            ]
+        return rankings
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "index": self.index, "params": self.params.to_dict()}
+
+
+class BaselineRetriever(LexicalRetriever):
+    """Mode `baseline`: CodeSearchNet's Elasticsearch baseline, untuned (no parameters)."""
+
+    mode = "baseline"
+
+    def __init__(self, client: Elasticsearch, index: str, *, params=None, source: Source = True):
+        super().__init__(client, index, source=source)
+
+    def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
+        return baseline_search(plain_text(text), size=k, source=self.source, filters=filters)
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "index": self.index}

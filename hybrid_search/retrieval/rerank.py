@@ -2,15 +2,12 @@
 
 final(d) = w * minmax(first-stage score)(d) + (1 - w) * cosine(MiniLM(query), MiniLM(code of d)),
 with K and w chosen on the valid partition (`hybrid tune rerank`). Candidate embeddings are cached on
-disk per model (sqlite, keyed by document id, under `HYBRID_CACHE_DIR` or the tool's home folder), so a
-function is embedded once, whatever query brings it.
+disk per model (sqlite, keyed by document id, under `Paths.cache`), so a function is embedded once,
+whatever query brings it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -18,17 +15,28 @@ from pathlib import Path
 import numpy as np
 from elasticsearch import Elasticsearch
 
-from hybrid_search.config import home_dir
+from hybrid_search.config import Paths
 from hybrid_search.data.types import Function
+from hybrid_search.es.queries import Source
 from hybrid_search.retrieval import fusion
-from hybrid_search.retrieval.base import Hit, plain_text
+from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, plain_text
+from hybrid_search.retrieval.hybrid import HybridRetriever
+from hybrid_search.retrieval.params import RerankParams
+from hybrid_search.retrieval.tuned import load_choice
 
-PARAMS_FILE = Path(__file__).with_name("rerank_params.json")
-DEFAULTS = {"model": "minilm", "int8": False, "candidates": 30, "first_stage_weight": 0.5}
 
+def rerank(
+    first_stage: list[tuple[str, float]], similarity: dict[str, float], *, candidates: int, weight: float
+) -> list[tuple[str, float]]:
+    """The first stage's ranked (doc id, score) list with its head re-scored; the tail keeps its order after it.
 
-def load_rerank_params(path: Path = PARAMS_FILE) -> dict:
-    return {**DEFAULTS, **json.loads(path.read_text())["params"]} if path.exists() else dict(DEFAULTS)
+    head score = w * minmax(first-stage score) + (1 - w) * re-ranker cosine, over the first `candidates`.
+    Used by the retriever and by `hybrid tune rerank` alike.
+    """
+    head = dict(first_stage[:candidates])
+    first = fusion.min_max(head)
+    scored = {d: weight * first[d] + (1 - weight) * similarity[d] for d in first}
+    return fusion.top(scored, len(scored)) + first_stage[candidates:]
 
 
 class EmbeddingCache:
@@ -68,30 +76,13 @@ def function_of(hit: Hit) -> Function:
     )
 
 
-def combine_scores(first_stage: dict[str, float], similarity: dict[str, float], weight: float) -> dict[str, float]:
-    """w * minmax(first-stage score) + (1 - w) * re-ranker cosine, for the same candidates."""
-    first = fusion.min_max(first_stage)
-    return {d: weight * first[d] + (1 - weight) * similarity[d] for d in first}
-
-
-def weights_fingerprint(model_dir: Path) -> str:
-    """Changes whenever the model's weights file changes (so a retrained model never reads stale vectors)."""
-    weights = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
-    stamp = "|".join(f"{w.resolve()}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
-    return hashlib.sha1(stamp.encode()).hexdigest()[:12]
-
-
 class Reranker:
-    """Scores candidates with MiniLM, embedding each function once (cache) per model."""
+    """Scores candidates with a MiniLM encoder, embedding each function once (cache) per model."""
 
-    def __init__(self, model: str = "minilm", int8: bool = False, cache_dir: Path | None = None):
-        from hybrid_search.encoder.minilm import MiniLMEncoder
-
-        self.encoder = MiniLMEncoder.load(model, int8=int8)
-        variant = "-int8" if int8 else ""
-        cache_name = f"{self.encoder.name}{variant}-{weights_fingerprint(self.encoder.path)}.sqlite"
-        cache_dir = cache_dir or Path(os.environ.get("HYBRID_CACHE_DIR") or home_dir() / "cache")
-        self.cache = EmbeddingCache(cache_dir / cache_name)
+    def __init__(self, encoder, cache_dir: Path):
+        self.encoder = encoder
+        variant = "-int8" if getattr(encoder, "int8", False) else ""
+        self.cache = EmbeddingCache(cache_dir / f"{encoder.name}{variant}-{encoder.fingerprint()}.sqlite")
 
     def code_vectors(self, hits: list[Hit], fetch: Callable[[list[str]], dict[str, dict]] | None = None) -> np.ndarray:
         """Vectors of the hits' code: from the cache, else embedded (sources read through `fetch` when given,
@@ -108,50 +99,69 @@ class Reranker:
             cached.update(new)
         return np.stack([cached[h.doc_id] for h in hits]) if hits else np.zeros((0, self.encoder.dims), np.float32)
 
-    def rescore(self, text: str, hits: list[Hit], first_stage_weight: float, fetch=None) -> list[Hit]:
+    def similarities(self, text: str, hits: list[Hit], fetch=None) -> dict[str, float]:
+        """doc id -> cosine between the query and the hit's code."""
         if not hits:
-            return []
-        similarity = self.code_vectors(hits, fetch) @ self.encoder.encode_queries([plain_text(text)])[0]
-        scores = combine_scores(
-            {h.doc_id: h.score for h in hits},
-            {h.doc_id: float(s) for h, s in zip(hits, similarity)},
-            first_stage_weight,
-        )
-        scored = [Hit(h.doc_id, h.url, scores[h.doc_id], h.source) for h in hits]
-        return sorted(scored, key=lambda h: (-h.score, h.doc_id))
+            return {}
+        scores = self.code_vectors(hits, fetch) @ self.encoder.encode_queries([plain_text(text)])[0]
+        return {h.doc_id: float(s) for h, s in zip(hits, scores)}
 
 
-class RerankRetriever:
+class RerankRetriever(OneAtATime):
     """Hybrid candidates, re-ranked.
 
     Example:
-        >>> hits = RerankRetriever(client, "csn-python").search("read a csv file", k=10)
+        >>> retriever = RerankRetriever(first_stage, Reranker(MiniLMEncoder.load(), cache_dir))
+        >>> retriever.search("read a csv file", k=10).hits
     """
 
-    def __init__(self, client: Elasticsearch, index: str, params: dict | None = None, source=True):
-        from hybrid_search.retrieval.hybrid import HybridRetriever
+    mode = "rerank"
 
-        self.params = {**DEFAULTS, **params} if params else load_rerank_params()
+    def __init__(self, first_stage: HybridRetriever, reranker: Reranker, *, params: RerankParams | None = None):
+        self.first_stage, self.reranker = first_stage, reranker
+        self.client, self.index, self.encoder = first_stage.client, first_stage.index, first_stage.encoder
+        self.params = params or RerankParams()
+
+    @classmethod
+    def from_index(cls, client: Elasticsearch, index: str, *, meta: dict, paths: Paths, source: Source = True):
+        from hybrid_search.encoder.resolve import load_reranker
+
+        choice = load_choice(paths.tuned, index, cls.mode)
+        choice.check_vectors(meta, index)
         # Candidates carry only what the caller asked for (plus url and name); the code of those the
         # re-ranker has not embedded yet is fetched for them alone (`_sources`).
-        wanted = (
-            ["url", "func_name"]
-            if source is False
-            else (source if source is True else sorted({*source, "url", "func_name"}))
+        wanted = ["url", "func_name"] if source is False else (
+            source if source is True else sorted({*source, "url", "func_name"})
         )
-        self.client, self.index = client, index
-        self.first_stage = HybridRetriever(client, index, source=wanted)
-        self.encoder = self.first_stage.encoder
-        self.reranker = Reranker(self.params["model"], int8=self.params["int8"])
-        self.took_ms = 0
+        first_stage = HybridRetriever.from_index(client, index, meta=meta, paths=paths, source=wanted)
+        encoder = load_reranker(choice.params.model, models=paths.models, int8=choice.params.int8)
+        return cls(first_stage, Reranker(encoder, paths.cache), params=choice.params)
+
+    @classmethod
+    def available(cls, index: str, *, paths: Paths) -> bool:
+        """The rerank extra is installed and the chosen re-ranker exists (packaged or trained)."""
+        from hybrid_search.encoder.resolve import reranker_available
+
+        return reranker_available(load_choice(paths.tuned, index, cls.mode).params.model, models=paths.models)
 
     def _sources(self, doc_ids: list[str]) -> dict[str, dict]:
         response = self.client.mget(index=self.index, ids=doc_ids, source=["url", "func_name", "repo", "path", "code"])
         return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
 
-    def search(self, text: str, k: int = 10, filters: list[dict] | None = None) -> list[Hit]:
-        candidates = self.first_stage.search(text, k=max(k, self.params["candidates"]), filters=filters)
-        self.took_ms = self.first_stage.took_ms
-        head = candidates[: self.params["candidates"]]
-        reranked = self.reranker.rescore(text, head, self.params["first_stage_weight"], fetch=self._sources)
-        return (reranked + candidates[len(head) :])[:k]
+    def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
+        with Timer() as timer:
+            first = self.first_stage.search(text, k=max(k, self.params.candidates), filters=filters)
+            head = first.hits[: self.params.candidates]
+            similarity = self.reranker.similarities(text, head, fetch=self._sources)
+            by_id = {h.doc_id: h for h in first.hits}
+            ranked = rerank(
+                [(h.doc_id, h.score) for h in first.hits],
+                similarity,
+                candidates=self.params.candidates,
+                weight=self.params.first_stage_weight,
+            )
+            hits = [Hit(d, by_id[d].url, score, by_id[d].source) for d, score in ranked[:k]]
+        return Ranking(hits, es_ms=first.es_ms, wall_ms=timer.ms)
+
+    def describe(self) -> dict:
+        return {**self.first_stage.describe(), "mode": self.mode, "rerank": self.params.to_dict()}

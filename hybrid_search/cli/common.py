@@ -1,0 +1,126 @@
+"""What every command family shares: the context object, one-line failures and option decorators."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from hybrid_search import HybridError
+from hybrid_search.config import EsSettings, Paths
+from hybrid_search.data.predictions import CSN_MAX_ROWS_PER_QUERY
+
+
+class HybridGroup(click.Group):
+    """Reports expected failures as one line on stderr with a non-zero exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from elasticsearch import ApiError, TransportError
+
+        from hybrid_search.es.errors import describe_es_error
+
+        try:
+            return super().invoke(ctx)
+        except HybridError as exc:
+            fail(str(exc))
+        except (TransportError, ApiError) as exc:
+            obj = ctx.obj
+            url = obj.settings.url if obj and "settings" in vars(obj) else "the cluster"
+            fail(describe_es_error(exc, url, midway=True))
+        except KeyboardInterrupt:
+            fail(getattr(ctx, "interrupt_message", None) or "interrupted; re-run the same command to resume", code=130)
+        except OSError as exc:  # an output file or folder that cannot be written, a disk that is full
+            fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+
+
+def fail(message: str, code: int = 1):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class Context:
+    """The global options, with the settings, paths and client made on first use."""
+
+    def __init__(self, es_url: str | None, index: str):
+        self.es_url, self.index = es_url, index
+
+    @functools.cached_property
+    def settings(self) -> EsSettings:
+        """Read on first use, so that commands without a cluster never need the config file."""
+        return EsSettings.from_env(self.es_url)
+
+    @functools.cached_property
+    def paths(self) -> Paths:
+        return Paths.from_env()
+
+    def client(self, request_timeout: float = 60.0):
+        from hybrid_search.es.client import connect
+
+        return connect(self.settings, request_timeout=request_timeout)
+
+    def require_index(self, client, index: str | None = None) -> str:
+        index = index or self.index
+        if not client.indices.exists(index=index):
+            raise HybridError(
+                f"index or alias '{index}' not found at {self.settings.url}; build it with `hybrid index`"
+            )
+        return index
+
+
+def resolve_data(data: Path | None) -> Path:
+    from hybrid_search.config import default_data_dir
+
+    data = data or default_data_dir()
+    if data is None:
+        raise HybridError("no data folder: pass --data DIR or set HYBRID_DATA (see `hybrid data download`)")
+    if not data.exists():
+        raise HybridError(f"data folder not found: {data}")
+    return data
+
+
+def comma_list(value: str | None) -> list[str] | None:
+    """'a, b,c' -> ['a', 'b', 'c']: the one way lists are passed (None when not given)."""
+    return [item.strip() for item in value.split(",") if item.strip()] if value else None
+
+
+data_option = click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    envvar="HYBRID_DATA",
+    default=None,
+    help="Data folder: corpus/*.jsonl.gz (or official CSN files), queries.csv, annotationStore.csv. "
+    "Default: $HYBRID_DATA, else ../shared/csn-python when present.",
+)
+progress_option = click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Progress bars on stderr."
+)
+seed_option = click.option("--seed", default=13, show_default=True, help="Seed of the valid query sample.")
+write_option = click.option(
+    "--write/--no-write", default=True, show_default=True, help="Save the choice for the alias (see `hybrid tune`)."
+)
+valid_index_option = click.option(
+    "--valid-index",
+    default=None,
+    help="Index holding the valid partition for the protocol [default: <alias>-valid]; rebuilt when stale.",
+)
+
+
+def k_option(default: int, help: str):
+    """`-k`, bounded by the rows per query CodeSearchNet's evaluator reads."""
+    return click.option(
+        "-k", "k", type=click.IntRange(1, CSN_MAX_ROWS_PER_QUERY), default=default, show_default=True, help=help
+    )
+
+
+def encoder_option(help: str, default: str | None = None):
+    """`--encoder NAME|PATH`: a trained encoder, by name (models folder) or path."""
+    return click.option("--encoder", default=default, metavar="NAME|PATH", show_default=bool(default), help=help)
+
+
+def queries_option(default: int, maximum: int, help: str):
+    """`--queries N`: how many valid queries a tuner samples."""
+    return click.option(
+        "--queries", "n_queries", type=click.IntRange(10, maximum), default=default, show_default=True, help=help
+    )

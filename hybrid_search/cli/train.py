@@ -1,0 +1,78 @@
+"""`hybrid train`: train a query/code encoder, or fine-tune the MiniLM re-ranker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hybrid_search.cli.common import Context, data_option, progress_option, resolve_data
+
+
+@click.command("train")
+@data_option
+@click.option(
+    "--encoder",
+    "kind",
+    type=click.Choice(["nbow", "attn", "selfatt", "minilm"]),
+    default="nbow",
+    show_default=True,
+    help="nbow: bag of words (mean); attn: bag of words, attention pooling; selfatt: small Transformer; "
+    "minilm: fine-tune all-MiniLM-L6-v2 as a re-ranker (needs the rerank extra; --max-pairs default 2000).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Model folder [default: <models>/<encoder>]."
+)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(2, 65536), default=512, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--dim", type=click.IntRange(8, 4096), default=256, show_default=True)
+@click.option("--layers", type=click.IntRange(1, 12), default=1, show_default=True, help="selfatt only.")
+@click.option("--max-code-len", type=click.IntRange(8, 4096), default=256, show_default=True)
+@click.option("--max-pairs", type=click.IntRange(1), default=None, help="Train on the first N pairs only.")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch threads [default: all cores].")
+@progress_option
+@click.pass_obj
+def train_cmd(obj: Context, data, kind, out, epochs, batch_size, lr, dim, layers, max_code_len, max_pairs, seed,
+              threads, progress):
+    """Train a query/code encoder on (docstring, code) pairs of the train partition.
+
+    Keeps the epoch with the best valid MRR (CodeSearchNet protocol), then scores it over the whole valid
+    pool. Interrupted? Run the same command again: it resumes from the last finished epoch.
+    """
+    import torch
+
+    from hybrid_search.encoder.models import EncoderConfig
+    from hybrid_search.encoder.train import TrainConfig
+    from hybrid_search.pipeline.training import run_minilm, run_training
+
+    if threads:
+        torch.set_num_threads(threads)
+    folder = resolve_data(data)
+    if kind == "minilm":
+        run_minilm(
+            folder,
+            out or obj.paths.models / "minilm-ft",
+            max_pairs=max_pairs or 2000,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            progress=progress,
+            echo=click.echo,
+        )
+        return
+    config = TrainConfig(
+        encoder=EncoderConfig(kind=kind, dim=dim, layers=layers, max_code_len=max_code_len),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+    )
+    run_training(folder, config, out or obj.paths.models / kind, progress=progress, echo=click.echo,
+                 max_pairs=max_pairs)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(train_cmd)

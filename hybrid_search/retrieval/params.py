@@ -1,0 +1,152 @@
+"""The parameters of each retrieval mode, one dataclass per mode.
+
+The defaults are the choices `hybrid tune` made on the valid partition of pool v1 (docs/tuning/ keeps each
+run's record: every candidate tried and its valid scores); a tuned choice for an alias replaces them
+(retrieval/tuned.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import ClassVar
+
+from hybrid_search import HybridError
+
+
+@dataclass(frozen=True)
+class Params:
+    """Plain-JSON round trip with validation, so a hand-edited file fails in one line, not a traceback."""
+
+    mode: ClassVar[str] = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "") -> Params:
+        where = where or f"{cls.mode} parameters"
+        if not isinstance(data, dict):
+            raise HybridError(f"{where}: expected an object of parameters, got {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise HybridError(f"{where}: unknown parameter(s) {', '.join(unknown)}")
+        try:
+            params = cls(**cls._convert(dict(data)))
+            params.check()
+        except (TypeError, ValueError) as exc:
+            raise HybridError(f"{where}: {exc}") from None
+        return params
+
+    @classmethod
+    def _convert(cls, data: dict) -> dict:
+        return data
+
+    def check(self) -> None:
+        """Raise ValueError for values no search could use."""
+
+
+@dataclass(frozen=True)
+class LexicalParams(Params):
+    """Field boosts and combination for mode `lexical`, plus the spaCy query-variant clauses."""
+
+    mode: ClassVar[str] = "lexical"
+    fields: dict[str, float] = field(
+        default_factory=lambda: {
+            "func_name": 4.0,
+            "docstring": 1.0,
+            "body.stem": 2.0,
+            "path.text": 0.0,
+            "docstring.code": 0.0,
+        }
+    )
+    type: str = "best_fields"
+    tie_breaker: float | None = 0.3
+    identifier_boost: float = 0.0  # weight of identifier-style query variants on func_name (0: off)
+    lemma_boost: float = 0.5  # weight of the lemmatised query on func_name and body (0: off)
+
+    @property
+    def uses_variants(self) -> bool:
+        return self.identifier_boost > 0 or self.lemma_boost > 0
+
+    def field_list(self) -> list[str]:
+        return [f"{name}^{boost:g}" for name, boost in self.fields.items() if boost > 0]
+
+    @classmethod
+    def _convert(cls, data: dict) -> dict:
+        if "fields" in data:
+            data["fields"] = {str(k): float(v) for k, v in data["fields"].items()}
+        for key in ("identifier_boost", "lemma_boost"):
+            if key in data:
+                data[key] = float(data[key])
+        return data
+
+    def check(self) -> None:
+        if self.type not in ("best_fields", "most_fields", "cross_fields"):
+            raise ValueError(f"type must be best_fields, most_fields or cross_fields, not {self.type!r}")
+        if not any(boost > 0 for boost in self.fields.values()):
+            raise ValueError("at least one field needs a positive boost")
+
+
+@dataclass(frozen=True)
+class DenseParams(Params):
+    mode: ClassVar[str] = "dense"
+    num_candidates: int = 1600  # HNSW depth: smallest with recall@100 >= 0.98 against exact search on valid
+
+    def check(self) -> None:
+        if not 1 <= int(self.num_candidates) <= 10000:
+            raise ValueError("num_candidates must be between 1 and 10000 (Elasticsearch's limit)")
+
+
+@dataclass(frozen=True)
+class FusionParams(Params):
+    """How mode `hybrid` fuses its lexical and dense lists."""
+
+    mode: ClassVar[str] = "hybrid"
+    method: str = "linear"  # "rrf" or "linear"
+    depth: int = 200  # candidates taken from each list
+    weights: tuple[float, float] = (0.65, 0.35)  # (lexical, dense)
+    rrf_k: float = 60.0
+    norm: str = "zscore"  # linear only: "minmax" or "zscore"
+
+    @classmethod
+    def _convert(cls, data: dict) -> dict:
+        if "weights" in data:
+            data["weights"] = tuple(float(w) for w in data["weights"])
+        return data
+
+    def check(self) -> None:
+        if self.method not in ("rrf", "linear") or self.norm not in ("minmax", "zscore"):
+            raise ValueError("method must be rrf or linear, norm minmax or zscore")
+        if len(self.weights) != 2 or self.depth < 1:
+            raise ValueError("weights must be two numbers (lexical, dense) and depth positive")
+
+    def fuse(self, lexical: dict[str, float], dense: dict[str, float]) -> dict[str, float]:
+        from hybrid_search.retrieval import fusion
+
+        if self.method == "rrf":
+            return fusion.rrf([lexical, dense], self.weights, k=self.rrf_k)
+        return fusion.linear([lexical, dense], self.weights, norm=self.norm)
+
+
+@dataclass(frozen=True)
+class RerankParams(Params):
+    """Mode `rerank`: which re-ranker re-scores how many hybrid candidates, and how much the first stage counts."""
+
+    mode: ClassVar[str] = "rerank"
+    model: str = "minilm-ft"  # "minilm" (zero-shot, packaged) or a trained folder's name or path
+    int8: bool = True  # dynamic int8 quantisation of the Linear layers (~3x faster on a CPU)
+    candidates: int = 50
+    first_stage_weight: float = 0.25
+
+    def check(self) -> None:
+        if not 1 <= self.candidates <= 1000 or not 0 <= self.first_stage_weight <= 1:
+            raise ValueError("candidates must be 1-1000 and first_stage_weight within [0, 1]")
+
+
+PARAMS_OF_MODE: dict[str, type[Params]] = {
+    "baseline": Params,
+    "lexical": LexicalParams,
+    "dense": DenseParams,
+    "hybrid": FusionParams,
+    "rerank": RerankParams,
+}

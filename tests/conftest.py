@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hybrid_search import HybridError
-from hybrid_search.config import EsSettings
+from hybrid_search.config import EsSettings, Paths
 from hybrid_search.es import local
 from hybrid_search.es.client import connect
 
@@ -33,6 +33,13 @@ def es_settings() -> EsSettings:
         url = local.up(echo=lambda *_: None)
         settings = EsSettings.from_env(url)
     return settings
+
+
+@pytest.fixture
+def paths(tmp_path) -> Paths:
+    """The tool's folders for one test, all under its tmp_path (models, caches, tuned choices, runs)."""
+    home = tmp_path / "home"
+    return Paths(home=home, models=home / "models", cache=home / "cache", tuned=home / "tuned", runs=tmp_path / "runs")
 
 
 @pytest.fixture(scope="session")

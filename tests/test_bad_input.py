@@ -23,7 +23,7 @@ from hybrid_search.cli import cli
 from hybrid_search.data.annotations import load_qrels, load_queries
 from hybrid_search.data.corpus import MAX_CODE_BYTES, MAX_LINE_BYTES, DataError, ReadReport, read_corpus
 from hybrid_search.data.predictions import read_predictions
-from hybrid_search.es.queries import LexicalParams, baseline_query, lexical_query
+from hybrid_search.es.queries import baseline_search, lexical_search
 from hybrid_search.pipeline.build import build_index
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,40 +151,43 @@ HOSTILE_QUERIES = [
 
 
 @pytest.fixture
-def vector_index(es, index_name, trained, tmp_path, monkeypatch):
-    """An index with vectors from the tiny trained encoder, for every mode."""
+def vector_index(es, index_name, trained, tmp_path, monkeypatch, paths):
+    """An index with vectors from the tiny trained encoder, for every mode; rerank with the packaged MiniLM."""
+    from hybrid_search.retrieval.params import RerankParams
+    from hybrid_search.retrieval.tuned import Choice, save_choice
+
     pairs, encoder, _, _ = trained
     write_jsonl_gz(tmp_path / "corpus" / "f.jsonl.gz", pair_records(pairs))
     build_index(es, tmp_path, index_name, progress=False, encoder=encoder)
-    monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path / "cache"))
+    # The packaged zero-shot MiniLM: the default fine-tuned re-ranker need not exist here.
+    save_choice(paths.tuned, index_name, Choice("rerank", RerankParams(model="minilm", candidates=5)))
+    monkeypatch.setenv("HYBRID_HOME", str(paths.home))
     return index_name
 
 
-def test_hostile_queries_never_crash_in_any_mode(es, vector_index):
-    from hybrid_search.retrieval import make_retriever
-    from hybrid_search.retrieval.rerank import RerankRetriever
+def test_hostile_queries_never_crash_in_any_mode(es, vector_index, paths):
+    from hybrid_search.retrieval import MODES, make_retriever
 
-    retrievers = {mode: make_retriever(es, vector_index, mode) for mode in ("baseline", "lexical", "dense", "hybrid")}
-    # The packaged zero-shot MiniLM: the fine-tuned one of rerank_params.json need not exist here.
-    retrievers["rerank"] = RerankRetriever(
-        es, vector_index, params={"model": "minilm", "candidates": 5, "first_stage_weight": 0.25}
-    )
+    retrievers = {mode: make_retriever(es, vector_index, mode, paths=paths) for mode in MODES}
     for query in HOSTILE_QUERIES:
         for mode, retriever in retrievers.items():
-            hits = retriever.search(query, k=5)
-            assert isinstance(hits, list) and len(hits) <= 5, (mode, query[:40])
+            hits = retriever.search(query, k=5).hits
+            assert len(hits) <= 5 and all(h.url for h in hits), (mode, query[:40])
 
 
 def test_query_syntax_is_plain_text(es, vector_index):
     """`*:*` would match every document as query_string syntax; as plain text it has no terms at all."""
-    from hybrid_search.retrieval.lexical import LexicalRetriever
+    from hybrid_search.retrieval.lexical import BaselineRetriever, LexicalRetriever
 
     assert es.search(index=vector_index, query={"query_string": {"query": "*:*"}})["hits"]["total"]["value"] == 64
-    for mode in ("baseline", "lexical"):
-        retriever = LexicalRetriever(es, vector_index, mode=mode)
+    for retriever in (BaselineRetriever(es, vector_index), LexicalRetriever(es, vector_index)):
         for query in ("*", "*:*", "?", "\\*"):
-            assert retriever.search(query, k=5) == [], (mode, query)
-    for body in (baseline_query("a:b*"), lexical_query("a:b*", LexicalParams(lemma_boost=1.0), "a:b*", ("a_b",))):
+            assert retriever.search(query, k=5).hits == [], (retriever.mode, query)
+    lexical = lexical_search(
+        "a:b*", fields=["code"], type="best_fields", size=5, lemmas="a:b*", lemma_boost=1.0, identifiers=("a_b",),
+        identifier_boost=1.0,
+    )
+    for body in (baseline_search("a:b*", size=5), lexical):
         assert "query_string" not in json.dumps(body)
 
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from hybrid_search.evaluation.dense import csn_mrr, target_ranks, top_k
+from hybrid_search.evaluation.dense import csn_mrr, target_ranks
+from hybrid_search.retrieval.exact import top_k
 
 
 def test_target_ranks_and_top_k_match_brute_force():

@@ -1,6 +1,7 @@
 """Query understanding: lemmas, stop words and identifier-style variants, and the clauses they add."""
 
-from hybrid_search.es.queries import LexicalParams, lexical_query
+from hybrid_search.es.queries import lexical_search
+from hybrid_search.retrieval.params import LexicalParams
 from hybrid_search.retrieval.query import identifier_variants, query_variants
 
 
@@ -26,11 +27,13 @@ def test_query_variants_drop_stop_words_and_lemmatise():
 
 
 def test_variant_clauses_only_when_boosted():
-    plain = lexical_query("read csv", LexicalParams())
-    assert "multi_match" in plain
-    boosted = lexical_query(
-        "read csv", LexicalParams(identifier_boost=2.0, lemma_boost=0.5), "read csv", ("read_csv", "readcsv")
-    )
+    common = {"fields": ["func_name^4", "body"], "type": "best_fields", "size": 5}
+    plain = lexical_search("read csv", **common, lemmas="read csv", identifiers=("read_csv",))["query"]
+    assert list(plain) == ["multi_match"]
+    boosted = lexical_search(
+        "read csv", **common, lemmas="read csv", lemma_boost=0.5, identifiers=("read_csv", "readcsv"),
+        identifier_boost=2.0,
+    )["query"]
     should = boosted["bool"]["should"]
     assert {"term": {"func_name": {"value": "read_csv", "boost": 2.0}}} in should
     assert any("multi_match" in clause and clause["multi_match"]["boost"] == 0.5 for clause in should)
@@ -42,8 +45,8 @@ def test_identifier_clause_matches_whole_name_tokens(es, tiny_data, index_name):
     from hybrid_search.retrieval.lexical import LexicalRetriever
 
     build_index(es, tiny_data, index_name, progress=False)
-    params = LexicalParams(fields={"body": 1.0}, identifier_boost=10.0)
-    hits = LexicalRetriever(es, index_name, params=params).search("reading a csv file", k=2)
+    params = LexicalParams(fields={"body": 1.0}, identifier_boost=10.0, lemma_boost=0.0)
+    hits = LexicalRetriever(es, index_name, params=params).search("reading a csv file", k=2).hits
     assert hits[0].func_name == "read_csv_file"
     explained = es.search(index=index_name, query={"term": {"func_name": "read_csv_file"}})["hits"]["hits"]
     assert [h["_source"]["func_name"] for h in explained] == ["read_csv_file"]

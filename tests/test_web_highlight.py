@@ -1,6 +1,6 @@
 """Matched terms from ES highlights, marked in names and syntax-highlighted code, HTML-safely (pure functions)."""
 
-from hybrid_search.es.queries import MARK_END, MARK_START, display_body
+from hybrid_search.es.queries import MARK_END, MARK_START
 from hybrid_search.web.highlight import mark, matched_terms, render_code
 
 
@@ -36,11 +36,3 @@ def test_render_code_keeps_pygments_classes_and_marks_terms_inside_them():
     assert '<span class="nf">read_<mark>csv</mark></span>' in html
     assert '<span class="s2">&lt;<mark>csv</mark>&gt;</span>' in html
     assert "<csv>" not in html
-
-
-def test_display_body_keeps_exactly_the_ranked_documents():
-    body = display_body("read csv", ["a", "b"], ["url", "code"])
-    assert body["query"]["bool"]["filter"] == [{"ids": {"values": ["a", "b"]}}]
-    assert body["size"] == 2 and body["_source"] == ["url", "code"]
-    assert body["highlight"]["pre_tags"] == [MARK_START] and body["highlight"]["number_of_fragments"] == 0
-    assert {"code", "docstring", "func_name"} <= set(body["highlight"]["fields"])

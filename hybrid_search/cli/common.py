@@ -30,7 +30,7 @@ class HybridGroup(click.Group):
             url = obj.settings.url if obj and "settings" in vars(obj) else "the cluster"
             fail(describe_es_error(exc, url, midway=True))
         except KeyboardInterrupt:
-            fail(getattr(ctx, "interrupt_message", None) or "interrupted; re-run the same command to resume", code=130)
+            fail("interrupted; re-run the same command to resume", code=130)
         except OSError as exc:  # an output file or folder that cannot be written, a disk that is full
             fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
 

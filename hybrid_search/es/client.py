@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elasticsearch import ApiError, Elasticsearch, SSLError, TransportError
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from hybrid_search import HybridError
 from hybrid_search.config import EsSettings
+from hybrid_search.es.errors import as_hybrid_error
 
 
 def connect(settings: EsSettings, request_timeout: float = 60.0, check: bool = True) -> Elasticsearch:
@@ -32,15 +33,5 @@ def connect(settings: EsSettings, request_timeout: float = 60.0, check: bool = T
 def ensure_reachable(client: Elasticsearch, url: str) -> dict:
     try:
         return client.info()
-    except SSLError:
-        raise HybridError(
-            f"TLS with {url} failed: its certificate could not be verified (or it does not speak https); point "
-            "HYBRID_ES_CA_CERTS (or ca_certs in the config file) at the CA certificate that signed it"
-        ) from None
-    except TransportError as exc:
-        raise HybridError(
-            f"Elasticsearch is not reachable at {url} ({type(exc).__name__}); "
-            "start a local node with `hybrid es up` or set --es-url / HYBRID_ES_URL"
-        ) from None
-    except ApiError as exc:
-        raise HybridError(f"Elasticsearch at {url} refused the request: {exc.meta.status} {exc.message}") from None
+    except (TransportError, ApiError) as exc:
+        raise as_hybrid_error(exc, url) from None

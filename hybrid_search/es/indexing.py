@@ -163,6 +163,22 @@ def aliased_index(client: Elasticsearch, alias: str) -> str | None:
         return None
 
 
+def old_versions(client: Elasticsearch, alias: str) -> list[str]:
+    """Every version of `alias` but the live one."""
+    live = aliased_index(client, alias)
+    return [name for name in versions(client, alias) if name != live]
+
+
+def describe_versions(client: Elasticsearch, alias: str) -> list[str]:
+    """One line per version: live marker, name, document count, build status."""
+    live = aliased_index(client, alias)
+    return [
+        f"{'*' if name == live else ' '} {name}  {client.count(index=name)['count']:>9,} docs  "
+        f"{index_meta(client, name).get('status', '?')}"
+        for name in versions(client, alias)
+    ]
+
+
 def index_meta(client: Elasticsearch, index: str) -> dict:
     """The `_meta` of an index's mapping (build fingerprint and status)."""
     mapping = client.indices.get_mapping(index=index)

@@ -1,4 +1,4 @@
-"""Exact (brute-force) ranks of targets among candidate vectors: the reference for dense retrieval."""
+"""Exact (brute-force) ranks of targets among candidate vectors, and CodeSearchNet's MRR built on them."""
 
 from __future__ import annotations
 
@@ -16,17 +16,6 @@ def target_ranks(queries: np.ndarray, pool: np.ndarray, targets: np.ndarray, chu
         own = scores[np.arange(len(scores)), targets[start : start + chunk]]
         ranks[start : start + chunk] = 1 + (scores > own[:, None]).sum(1)
     return ranks
-
-
-def top_k(queries: np.ndarray, pool: np.ndarray, k: int, chunk: int = 256) -> np.ndarray:
-    """Indices (Q, k) of the k best pool rows per query, best first (exact search)."""
-    out = np.empty((len(queries), min(k, len(pool))), dtype=np.int64)
-    for start in range(0, len(queries), chunk):
-        scores = queries[start : start + chunk] @ pool.T
-        part = np.argpartition(-scores, out.shape[1] - 1, axis=1)[:, : out.shape[1]]
-        order = np.take_along_axis(scores, part, 1).argsort(1)[:, ::-1]
-        out[start : start + chunk] = np.take_along_axis(part, order, 1)
-    return out
 
 
 def csn_mrr(queries: np.ndarray, codes: np.ndarray, batch: int = 1000) -> float:

@@ -39,3 +39,12 @@ def paired_randomization(a: Sequence[float], b: Sequence[float], permutations: i
 def wins_ties_losses(a: Sequence[float], b: Sequence[float], tolerance: float = 1e-9) -> tuple[int, int, int]:
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     return int((diff > tolerance).sum()), int((np.abs(diff) <= tolerance).sum()), int((diff < -tolerance).sum())
+
+
+def latency_percentiles(values_ms: Sequence[float]) -> dict[str, float]:
+    """p50 / p95 / p99 / mean of latencies: the one definition eval, bench and page report (linear
+    interpolation between order statistics, numpy's default; all zeros for no values)."""
+    if len(values_ms) == 0:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "mean": 0.0}
+    p50, p95, p99 = (float(np.percentile(values_ms, q)) for q in (50, 95, 99))
+    return {"p50": p50, "p95": p95, "p99": p99, "mean": float(np.mean(values_ms))}

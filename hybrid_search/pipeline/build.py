@@ -122,3 +122,42 @@ def build_index(
     report.swapped = True
     report.seconds = time.monotonic() - started
     return report
+
+
+def write_rejects(path: Path, rejected: list[indexing.Rejected]) -> Path | None:
+    """The documents ES refused, one a line: id, HTTP status, reason (tab-separated, with a header)."""
+    if not rejected:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["id\tstatus\treason\n", *(f"{r.doc_id}\t{r.status}\t{r.reason}\n" for r in rejected)]
+    path.write_text("".join(lines))
+    return path
+
+
+def describe_build(report: BuildReport, rejects: Path | None) -> tuple[list[str], str | None]:
+    """(lines to print, failure line or None) for a finished `build_index`; exit code 3 goes with a failure."""
+    if report.up_to_date:
+        return [
+            f"{report.alias} -> {report.index} already holds this corpus ({report.indexed:,} documents); "
+            "nothing to do (--rebuild forces a new version)"
+        ], None
+    lines = [report.read.summary()]
+    if report.duplicates:
+        lines.append(f"{report.duplicates:,} records repeated an earlier url and were indexed once")
+    if not report.swapped:
+        transient = sum(r.transient for r in report.failed)
+        return lines, (
+            f"{len(report.failed):,} of {report.indexed + len(report.failed):,} documents were refused by "
+            f"Elasticsearch ({transient:,} by back-pressure or server errors), listed in {rejects}; {report.index} "
+            f"is unfinished and alias {report.alias} still points to {report.previous or 'nothing'}; "
+            + ("re-run the same command to retry them" if transient else "nothing could be indexed")
+        )
+    rate = report.indexed / report.seconds if report.seconds else 0
+    lines.append(
+        f"{'resumed and finished' if report.resumed else 'built'} {report.index}: {report.indexed:,} documents "
+        f"in {report.seconds:.0f}s ({rate:,.0f} docs/s, of which {report.merge_seconds:.0f}s merging segments); "
+        f"alias {report.alias} -> {report.index}"
+        + (f" (was {report.previous}; delete old versions with `hybrid indices prune`)" if report.previous else "")
+    )
+    failure = f"{len(report.failed):,} documents were rejected by Elasticsearch; listed in {rejects}"
+    return lines, failure if report.failed else None

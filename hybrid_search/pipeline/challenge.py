@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from elasticsearch import Elasticsearch
 from tqdm import tqdm
 
+from hybrid_search import HybridError
+from hybrid_search.config import Paths
+from hybrid_search.data.annotations import load_qrels, load_queries
 from hybrid_search.data.predictions import read_predictions, write_predictions
 from hybrid_search.evaluation import evaluate_ndcg
-from hybrid_search.evaluation.stats import bootstrap_ci, paired_randomization, wins_ties_losses
-from hybrid_search.retrieval.base import Hit
+from hybrid_search.evaluation.stats import bootstrap_ci, latency_percentiles, paired_randomization, wins_ties_losses
+from hybrid_search.retrieval.base import MODES, Ranking, Retriever
 
 LANGUAGE = "python"
 
@@ -25,49 +27,92 @@ class Challenge:
     qrels: dict[str, dict[str, float]]
 
 
-def run_mode(
-    search, queries: list[str], k: int, progress: bool = True, desc: str = ""
-) -> tuple[list[list[Hit]], list[float]]:
-    """Ranked hits per query, one request at a time so that per-query latency is measured honestly."""
-    ranked, latencies = [], []
-    for query in tqdm(queries, desc=desc, unit=" q", disable=not progress):
-        started = time.perf_counter()
-        ranked.append(search(query, k=k))
-        latencies.append((time.perf_counter() - started) * 1000)
-    return ranked, latencies
+def run_mode(retriever: Retriever, queries: list[str], k: int, progress: bool = True) -> list[Ranking]:
+    """One ranking per query, one request at a time so that per-query latency is measured honestly."""
+    return [
+        retriever.search(query, k=k)
+        for query in tqdm(queries, desc=retriever.mode, unit=" q", disable=not progress)
+    ]
 
 
-def prediction_rows(queries: list[str], ranked: list[list[Hit]]):
-    for query, hits in zip(queries, ranked):
-        for hit in hits:
+def prediction_rows(queries: list[str], rankings: list[Ranking]):
+    for query, ranking in zip(queries, rankings):
+        for hit in ranking.hits:
             yield (query, LANGUAGE, hit.func_name, hit.url)
 
 
-def score_mode(
-    out_dir: Path,
-    mode: str,
-    challenge: Challenge,
-    queries: list[str],
-    ranked: list[list[Hit]],
-    latencies: list[float],
-    k: int,
-) -> dict:
+def score_mode(out_dir: Path, mode: str, challenge: Challenge, rankings: list[Ranking], k: int) -> dict:
     """Write `<out>/<mode>/model_predictions.csv` and score it through the same reader as `hybrid score`."""
     path = out_dir / mode / "model_predictions.csv"
-    write_predictions(path, prediction_rows(queries, ranked))
+    write_predictions(path, prediction_rows(challenge.queries, rankings))
     scores = evaluate_ndcg(read_predictions(path, LANGUAGE), challenge.qrels)
-    latencies = sorted(latencies)
+    wall = latency_percentiles([r.wall_ms for r in rankings])
     return {
         "ndcg_within": scores["ndcg_within"],
         "ndcg_all": scores["ndcg_all"],
         "coverage": scores["coverage"],
         "queries": scores["queries"],
         "k": k,
-        "latency_ms_p50": statistics.median(latencies) if latencies else None,
-        "latency_ms_p95": latencies[int(0.95 * (len(latencies) - 1))] if latencies else None,
+        "latency_ms_p50": wall["p50"],
+        "latency_ms_p95": wall["p95"],
+        "es_took_ms_p50": latency_percentiles([r.es_ms for r in rankings])["p50"],
         "predictions": str(path),
         "per_query": scores["per_query"],
     }
+
+
+def check_output_folder(out: Path) -> None:
+    """Fail before any work if the results cannot be written (a run takes minutes)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise HybridError(f"cannot write eval outputs to {out}: {exc.strerror or exc}") from None
+
+
+def run_eval(
+    client: Elasticsearch,
+    index: str,
+    folder: Path,
+    *,
+    paths: Paths,
+    modes: list[str] | None,
+    out: Path,
+    k: int,
+    progress: bool = True,
+) -> dict:
+    """Every mode over the folder's annotated queries: predictions, NDCG with CIs and tests against the
+    baseline, latency, and the valid scores of the choice each mode ran with when it was made for this index."""
+    from hybrid_search.es.indexing import index_meta
+    from hybrid_search.retrieval import available_modes, make_retriever
+    from hybrid_search.retrieval.tuned import load_choice
+
+    wanted = modes or available_modes(client, index, paths=paths)
+    unknown = [m for m in wanted if m not in MODES]
+    if unknown:
+        raise HybridError(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    check_output_folder(out)
+    challenge = Challenge(load_queries(folder / "queries.csv"), load_qrels(folder / "annotationStore.csv"))
+    meta = index_meta(client, index)
+    results: dict = {"index": index, "data": str(folder), "queries": len(challenge.queries), "k": k, "modes": {}}
+    for mode in wanted:
+        retriever = make_retriever(client, index, mode, paths=paths, source=["url", "func_name"])
+        rankings = run_mode(retriever, challenge.queries, k, progress)
+        result = score_mode(out, mode, challenge, rankings, k)
+        choice = load_choice(paths.tuned, index, mode)
+        result.update(retriever=retriever.describe(), choice=choice.origin)
+        if choice.matches(meta) and choice.valid:
+            result["valid"] = choice.valid
+        results["modes"][mode] = result
+    compare_to_baseline(results["modes"])
+    results["files"] = {
+        "results": str(write_results(out, results)),
+        "per_query": str(write_per_query(out, results["modes"])),
+        "plot": str(plot_per_query(out, results["modes"]) or ""),
+    }
+    return results
 
 
 def write_results(out_dir: Path, results: dict) -> Path:
@@ -152,19 +197,19 @@ def format_table(modes: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def valid_scores() -> dict[str, dict]:
-    """Each mode's valid-partition scores, as recorded when its parameters were chosen (`hybrid tune ...`)."""
-    from hybrid_search.retrieval import hybrid, lexical, rerank
-
-    saved = {
-        m: json.loads(f.read_text())
-        for m, f in (("lexical", lexical.PARAMS_FILE), ("hybrid", hybrid.PARAMS_FILE), ("rerank", rerank.PARAMS_FILE))
-        if f.exists()
-    }
-    scores = {mode: summary["valid"] for mode, summary in saved.items()}
-    if "hybrid" in saved:
-        scores["dense"] = saved["hybrid"].get("single_modes", {}).get("dense", {})
-    baseline = next((t for t in saved.get("lexical", {}).get("tried", []) if t["mode"] == "baseline"), None)
-    if baseline:
-        scores["baseline"] = {k: baseline[k] for k in ("mrr_pool", "recall_at_100_pool", "mrr_csn")}
-    return scores
+def format_report(results: dict) -> str:
+    """The table, the note on CIs, the valid scores behind the choices, and where the files are."""
+    modes = results["modes"]
+    lines = [format_table(modes)]
+    lines.append("(95% CIs: bootstrap over queries; p: paired randomisation test of NDCG Within against baseline)")
+    held_out = [f"{m} {r['valid']['mrr_pool']:.4f}" for m, r in modes.items() if "mrr_pool" in r.get("valid", {})]
+    if held_out:
+        lines.append("valid pool MRR where the parameters were chosen (the annotated queries are held out): "
+                     + ", ".join(held_out))
+    files = results["files"]
+    out = Path(files["results"]).parent
+    lines.append(f"predictions: {out}/<mode>/model_predictions.csv\nresults:     {files['results']}\n"
+                 f"per query:   {files['per_query']}")
+    if files["plot"]:
+        lines.append(f"plot:        {files['plot']}")
+    return "\n".join(lines)

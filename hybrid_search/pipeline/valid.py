@@ -19,12 +19,13 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 from tqdm import tqdm
 
+from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.data.pairs import Pair, make_pairs
 from hybrid_search.data.types import Function
-from hybrid_search.es import indexing
+from hybrid_search.es import indexing, queries
 from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
-from hybrid_search.retrieval.base import Hit
+from hybrid_search.retrieval.base import Ranking
 
 CSN_BATCH = 1000
 MASKED_PREFIX = "masked-"
@@ -75,7 +76,11 @@ def build_valid_index(
     with tqdm(total=len(functions) + len(queries), desc=f"indexing {name}", unit=" fn", disable=not progress) as bar:
         result = indexing.bulk_load(client, actions(), on_done=bar.update)
     if result.failed:
-        raise RuntimeError(f"{len(result.failed)} documents failed to index into {name}: {result.failed[:3]}")
+        first = result.failed[0]
+        raise HybridError(
+            f"{len(result.failed):,} documents were refused while building the valid index {name} "
+            f"(first: {first.doc_id}, {first.status} {first.reason}); re-run to retry"
+        )
     client.indices.put_settings(index=name, settings={"index": {"refresh_interval": "1s"}})
     client.indices.refresh(index=name)
     client.indices.put_mapping(index=name, meta={"status": "complete", "build": fingerprint})
@@ -84,29 +89,19 @@ def build_valid_index(
 
 def pool_filter(query: Pair) -> list[dict]:
     """Every intact valid function except the target, plus the target's masked copy."""
-    return [
-        {
-            "bool": {
-                "should": [
-                    {"bool": {"must_not": [{"term": {"masked": True}}, {"ids": {"values": [query.function.doc_id]}}]}},
-                    {"ids": {"values": [masked_id(query)]}},
-                ],
-                "minimum_should_match": 1,
-            }
-        }
-    ]
+    return queries.pool_filter(target_id=query.function.doc_id, masked_target_id=masked_id(query))
 
 
 def csn_filter(batch: list[Pair]) -> list[dict]:
     """The masked copies of one batch of 1,000 targets (CodeSearchNet's 999 distractors)."""
-    return [{"ids": {"values": [masked_id(q) for q in batch]}}]
+    return queries.ids_filter([masked_id(q) for q in batch])
 
 
-SearchMany = Callable[[list[str], int, list[list[dict]]], list[list[Hit]]]
+SearchMany = Callable[[list[str], int, list[list[dict]]], list[Ranking]]
 
 
-def rank_of(target_id: str, hits: list[Hit]) -> int | None:
-    return next((i for i, hit in enumerate(hits, start=1) if hit.doc_id == target_id), None)
+def rank_of(target_id: str, ranking: Ranking) -> int | None:
+    return next((i for i, hit in enumerate(ranking.hits, start=1) if hit.doc_id == target_id), None)
 
 
 def evaluate_valid(search_many: SearchMany, queries: list[Pair], depth: int = 1000) -> dict:

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from hybrid_search import __version__
-from hybrid_search.config import DEFAULT_INDEX, EsSettings
+from hybrid_search.config import Paths, DEFAULT_INDEX, EsSettings
 from hybrid_search.retrieval.base import MODES
 from hybrid_search.web.highlight import code_css, mark, render_code
 from hybrid_search.web.schemas import ErrorOut, SearchOut, search_out
@@ -42,9 +42,14 @@ ERROR_RESPONSES = {
 }
 
 
-def create_app(settings: EsSettings | None = None, index: str = DEFAULT_INDEX, data_dir: Path | None = None) -> FastAPI:
+def create_app(
+    settings: EsSettings | None = None,
+    index: str = DEFAULT_INDEX,
+    data_dir: Path | None = None,
+    paths: Paths | None = None,
+) -> FastAPI:
     """The app over one index; `data_dir`'s annotationStore.csv (optional) gives grades and NDCG."""
-    service = SearchService(settings or EsSettings.from_env(), index, data_dir)
+    service = SearchService(settings or EsSettings.from_env(), index, data_dir, paths or Paths.from_env())
     app = FastAPI(
         title="hybrid-search",
         version=__version__,

@@ -28,7 +28,8 @@ class SearchOut(BaseModel):
     mode: str
     k: int
     index: str
-    took_ms: float = Field(description="Server time for the search and the fetch of what is shown.")
+    wall_ms: float = Field(description="Server wall time for the search and the fetch of what is shown.")
+    es_ms: float = Field(description="Elasticsearch's own time (`took`) for the search requests of the mode.")
     annotated: bool = Field(description="The query is one of CodeSearchNet's annotated queries (case-insensitive).")
     ndcg_within: float | None = Field(
         description="NDCG of these results, CodeSearchNet's 'Within' variant (unannotated urls skipped)."
@@ -47,7 +48,8 @@ def search_out(outcome: Outcome) -> SearchOut:
         mode=outcome.mode,
         k=outcome.k,
         index=outcome.index,
-        took_ms=round(outcome.took_ms, 1),
+        wall_ms=round(outcome.wall_ms, 1),
+        es_ms=round(outcome.es_ms, 1),
         annotated=outcome.annotated,
         ndcg_within=outcome.ndcg_within,
         ndcg_all=outcome.ndcg_all,

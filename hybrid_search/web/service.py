@@ -15,23 +15,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from elasticsearch import ApiError, NotFoundError, TransportError
+from elasticsearch import ApiError, TransportError
 
 from hybrid_search import HybridError
-from hybrid_search.config import EsSettings
+from hybrid_search.config import EsSettings, Paths
 from hybrid_search.data.annotations import Qrels, load_qrels
 from hybrid_search.es.client import connect
-from hybrid_search.es.queries import display_body
+from hybrid_search.es.errors import describe_es_error
+from hybrid_search.es.queries import display_search
 from hybrid_search.evaluation.ndcg import query_ndcg
-from hybrid_search.retrieval import available_modes, make_retriever
+from hybrid_search.retrieval import available_modes, default_mode, make_retriever
 from hybrid_search.retrieval.base import Hit
 from hybrid_search.web.highlight import matched_terms
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 DISPLAY_FIELDS = ["url", "repo", "path", "func_name", "docstring", "code"]
-# hybrid has the best NDCG per millisecond (rerank adds ~0.006 NDCG Within for ~10x the latency).
-DEFAULT_MODE_ORDER = ("hybrid", "lexical", "baseline", "dense", "rerank")
 MODES_TTL_S = 30.0  # how long the list of available modes is trusted (the alias may move to a new build)
 
 
@@ -67,7 +66,8 @@ class Outcome:
     k: int
     index: str
     results: list[Result]
-    took_ms: float
+    wall_ms: float  # the whole search and the fetch of what is shown
+    es_ms: float  # Elasticsearch's own time for the mode's search requests
     annotated: bool
     ndcg_within: float | None  # NDCG of the shown ranking, CSN's "Within" (unannotated urls skipped)
     ndcg_all: float | None  # CSN's "All" (unannotated urls count as zero-gain ranks)
@@ -95,8 +95,8 @@ def check_k(k: int) -> int:
 
 
 class SearchService:
-    def __init__(self, settings: EsSettings, index: str, data_dir: Path | None = None):
-        self.settings, self.index = settings, index
+    def __init__(self, settings: EsSettings, index: str, data_dir: Path | None, paths: Paths):
+        self.settings, self.index, self.paths = settings, index, paths
         # No check at start: the app must come up (and say so on the page) while Elasticsearch is down.
         self.client = connect(settings, request_timeout=10, check=False)
         self.qrels = load_optional_qrels(data_dir)
@@ -109,17 +109,8 @@ class SearchService:
         """Elasticsearch and set-up failures as one readable `Unavailable` line."""
         try:
             yield
-        except NotFoundError:
-            raise Unavailable(
-                f"index or alias '{self.index}' not found at {self.settings.url}; build it with `hybrid index`"
-            ) from None
-        except TransportError as exc:
-            raise Unavailable(
-                f"Elasticsearch is not reachable at {self.settings.url} ({type(exc).__name__}); "
-                "start it with `hybrid es up` and reload"
-            ) from None
-        except ApiError as exc:
-            raise Unavailable(f"Elasticsearch refused the request: {exc.meta.status} {exc.message}") from None
+        except (TransportError, ApiError) as exc:
+            raise Unavailable(describe_es_error(exc, self.settings.url, self.index)) from None
         except HybridError as exc:
             raise Unavailable(str(exc)) from None
 
@@ -128,26 +119,27 @@ class SearchService:
         if self._modes and time.monotonic() - self._modes[0] < MODES_TTL_S:
             return self._modes[1]
         with self._es_errors():
-            modes = available_modes(self.client, self.index)
+            modes = available_modes(self.client, self.index, paths=self.paths)
         self._modes = (time.monotonic(), modes)
         return modes
 
     def default_mode(self) -> str:
-        modes = self.modes()
-        return next(m for m in DEFAULT_MODE_ORDER if m in modes)
+        return default_mode(self.modes())
 
     def _retriever(self, mode: str):
         with self._lock, self._es_errors():
             if mode not in self._retrievers:
                 # Ranking needs only urls; what is shown is fetched for the top k alone (see `_display`).
-                self._retrievers[mode] = make_retriever(self.client, self.index, mode, source=["url"])
+                self._retrievers[mode] = make_retriever(
+                    self.client, self.index, mode, paths=self.paths, source=["url"]
+                )
             return self._retrievers[mode]
 
     def _display(self, query: str, hits: list[Hit]) -> dict[str, tuple[dict, frozenset[str]]]:
         """doc id -> (source, matched terms) of the hits, in one request."""
         if not hits:
             return {}
-        body = display_body(query, [h.doc_id for h in hits], DISPLAY_FIELDS)
+        body = display_search(query, doc_ids=[h.doc_id for h in hits], source=DISPLAY_FIELDS)
         with self._es_errors():
             found = self.client.search(index=self.index, **body)["hits"]["hits"]
         return {d["_id"]: (d.get("_source", {}), matched_terms(d.get("highlight", {}))) for d in found}
@@ -161,9 +153,10 @@ class SearchService:
         started = time.perf_counter()
         retriever = self._retriever(mode)
         with self._es_errors():
-            hits = retriever.search(query, k=k)
+            ranking = retriever.search(query, k=k)
+        hits = ranking.hits
         shown = self._display(query, hits)
-        took_ms = (time.perf_counter() - started) * 1000
+        wall_ms = (time.perf_counter() - started) * 1000
         relevance = self.qrels.get(query.lower(), {})
         results = [
             Result(rank, hit, *shown.get(hit.doc_id, (hit.source, frozenset())), relevance.get(hit.url))
@@ -176,7 +169,8 @@ class SearchService:
             k=k,
             index=self.index,
             results=results,
-            took_ms=took_ms,
+            wall_ms=wall_ms,
+            es_ms=ranking.es_ms,
             annotated=bool(relevance),
             ndcg_within=query_ndcg(urls, relevance, within=True) if relevance else None,
             ndcg_all=query_ndcg(urls, relevance, within=False) if relevance else None,

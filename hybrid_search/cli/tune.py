@@ -1,0 +1,173 @@
+"""`hybrid tune ...`: choose each mode's parameters on the valid partition (never on the annotated queries).
+
+Each tuner prints every candidate, writes the grid under runs/tune/ and (unless --no-write) stores the choice
+for the alias (--index) under the tool's home, with what it was made for; modes then run with it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from hybrid_search import HybridError
+from hybrid_search.cli.common import (
+    Context,
+    comma_list,
+    data_option,
+    encoder_option,
+    progress_option,
+    queries_option,
+    resolve_data,
+    seed_option,
+    valid_index_option,
+    write_option,
+)
+
+
+def tune_options(function):
+    """The options every tuner shares."""
+    for option in reversed((data_option, seed_option, write_option, progress_option)):
+        function = option(function)
+    return function
+
+
+@click.group("tune")
+def tune():
+    """Choose parameters on the valid partition (never on the annotated queries)."""
+
+
+@tune.command("lexical")
+@tune_options
+@queries_option(1000, 100000, "Valid docstring queries to sample.")
+@valid_index_option
+@click.pass_obj
+def tune_lexical_cmd(obj: Context, data, seed, write, progress, n_queries, valid_index):
+    """Lexical field boosts by MRR on valid docstring queries (the target's docstring masked)."""
+    from hybrid_search.pipeline.tuning.lexical import tune_lexical
+
+    tune_lexical(
+        obj.client(request_timeout=120),
+        resolve_data(data),
+        paths=obj.paths,
+        alias=obj.index,
+        n_queries=n_queries,
+        seed=seed,
+        valid_index=valid_index or f"{obj.index}-valid",
+        write=write,
+        progress=progress,
+        echo=click.echo,
+    )
+
+
+@tune.command("dense")
+@tune_options
+@queries_option(1000, 100000, "Valid docstring queries to sample.")
+@click.option("--target-recall", type=click.FloatRange(0, 1), default=0.98, show_default=True)
+@click.pass_obj
+def tune_dense_cmd(obj: Context, data, seed, write, progress, n_queries, target_recall):
+    """kNN num_candidates: the smallest whose HNSW recall@100 against exact search over the same vectors reaches
+    --target-recall, on valid queries over the live index."""
+    from hybrid_search.pipeline.tuning.dense import tune_dense
+
+    client = obj.client(request_timeout=120)
+    obj.require_index(client)
+    tune_dense(
+        client,
+        resolve_data(data),
+        paths=obj.paths,
+        alias=obj.index,
+        n_queries=n_queries,
+        seed=seed,
+        write=write,
+        target_recall=target_recall,
+        echo=click.echo,
+    )
+
+
+@tune.command("hybrid")
+@tune_options
+@queries_option(1000, 100000, "Valid docstring queries to sample.")
+@encoder_option("Encoder of the dense half [default: the one that made the live index's vectors].")
+@valid_index_option
+@click.pass_obj
+def tune_hybrid_cmd(obj: Context, data, seed, write, progress, n_queries, encoder, valid_index):
+    """Fusion method, weights and depth for mode hybrid, by pool MRR on valid docstring queries."""
+    from hybrid_search.pipeline.tuning.hybrid import tune_hybrid
+    from hybrid_search.retrieval.tuned import load_choice
+
+    client = obj.client(request_timeout=120)
+    tune_hybrid(
+        client,
+        resolve_data(data),
+        tuning_encoder(obj, client, encoder),
+        paths=obj.paths,
+        alias=obj.index,
+        lexical_params=load_choice(obj.paths.tuned, obj.index, "lexical").params,
+        n_queries=n_queries,
+        seed=seed,
+        valid_index=valid_index or f"{obj.index}-valid",
+        write=write,
+        progress=progress,
+        echo=click.echo,
+    )
+
+
+@tune.command("rerank")
+@tune_options
+@queries_option(200, 1000, "Valid queries to re-rank (MiniLM embeds ~50 functions/s on a CPU).")
+@encoder_option("Encoder of the first stage's dense half [default: the one that made the live index's vectors].")
+@click.option(
+    "--models",
+    default="minilm",
+    show_default=True,
+    help="Comma-separated re-rankers to compare: minilm (zero-shot) and/or fine-tuned folders (names or paths).",
+)
+@click.option(
+    "--latency-budget",
+    type=float,
+    default=500.0,
+    show_default=True,
+    help="Max cold-cache milliseconds per query a setting may cost (K x embedding time + query).",
+)
+@valid_index_option
+@click.pass_obj
+def tune_rerank_cmd(obj: Context, data, seed, write, progress, n_queries, encoder, models, latency_budget, valid_index):
+    """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries."""
+    from hybrid_search.pipeline.tuning.rerank import tune_rerank
+    from hybrid_search.retrieval.tuned import load_choice
+
+    client = obj.client(request_timeout=120)
+    tune_rerank(
+        client,
+        resolve_data(data),
+        tuning_encoder(obj, client, encoder),
+        comma_list(models) or ["minilm"],
+        paths=obj.paths,
+        alias=obj.index,
+        lexical_params=load_choice(obj.paths.tuned, obj.index, "lexical").params,
+        fusion_params=load_choice(obj.paths.tuned, obj.index, "hybrid").params,
+        n_rerank=n_queries,
+        seed=seed,
+        valid_index=valid_index or f"{obj.index}-valid",
+        write=write,
+        progress=progress,
+        echo=click.echo,
+        latency_budget_ms=latency_budget,
+    )
+
+
+def tuning_encoder(obj: Context, client, name: str | None):
+    """The encoder named by --encoder, else the one that made the live index's vectors."""
+    if name:
+        from hybrid_search.encoder.resolve import load_encoder
+
+        return load_encoder(name, models=obj.paths.models)
+    from hybrid_search.es.indexing import index_meta
+    from hybrid_search.retrieval.dense import index_encoder
+
+    if not client.indices.exists(index=obj.index):
+        raise HybridError(f"no index '{obj.index}' to take the encoder from: build it with vectors or pass --encoder")
+    return index_encoder(index_meta(client, obj.index), obj.index, models=obj.paths.models)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(tune)

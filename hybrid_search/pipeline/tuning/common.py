@@ -1,0 +1,131 @@
+"""What the tuners share: valid first-stage lists, pool scores, and recording a choice."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+from hybrid_search.config import Paths
+from hybrid_search.data.annotations import annotated_urls
+from hybrid_search.data.pairs import Pair
+from hybrid_search.data.types import Function
+from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
+from hybrid_search.pipeline import valid
+from hybrid_search.retrieval import fusion
+from hybrid_search.retrieval.exact import top_k
+from hybrid_search.retrieval.lexical import LexicalRetriever
+from hybrid_search.retrieval.params import Params
+from hybrid_search.retrieval.tuned import Choice, save_choice
+
+Echo = Callable[[str], None]
+
+
+def corpus_fingerprint(folder: Path) -> str:
+    """The corpus files' fingerprint, as the index build records it in `_meta.build.files`."""
+    from hybrid_search.pipeline.build import source_fingerprint
+
+    return source_fingerprint(folder, None)["files"]
+
+
+def encoder_identity(encoder) -> dict:
+    return {"name": encoder.name, "weights": encoder.fingerprint()}
+
+
+def record_choice(
+    paths: Paths,
+    alias: str,
+    mode: str,
+    params: Params,
+    *,
+    made_for: dict,
+    valid_scores: dict,
+    summary: dict,
+    write: bool,
+    echo: Echo,
+) -> dict:
+    """Write the grid of every candidate tried under runs/tune/, and (with `write`) the choice for the alias."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    grid = paths.runs / "tune" / f"{alias}-{mode}-{stamp}.json"
+    grid.parent.mkdir(parents=True, exist_ok=True)
+    summary = {"mode": mode, "alias": alias, "params": params.to_dict(), "made_for": made_for, **summary}
+    grid.write_text(json.dumps(summary, indent=2) + "\n")
+    echo(f"every candidate tried: {grid}")
+    if write:
+        choice = Choice(mode, params, made_for, valid_scores, grid=str(grid.resolve()))
+        echo(f"choice for '{alias}' saved to {save_choice(paths.tuned, alias, choice)}")
+    return summary
+
+
+@dataclass
+class ValidRuns:
+    """First-stage lists of the valid docstring queries: lexical from the valid index, dense by exact search."""
+
+    queries: list[Pair]
+    functions: dict[str, Function]  # doc id (masked ids included) -> function
+    lexical: list[dict[str, float]]
+    dense: list[dict[str, float]]
+
+
+def valid_queries(folder: Path, n_queries: int, seed: int) -> tuple[list[Function], list[Pair]]:
+    functions = valid.valid_functions(folder)
+    return functions, valid.sample_queries(functions, n_queries, seed, annotated_urls(folder))
+
+
+def valid_first_stage(
+    client: Elasticsearch,
+    folder: Path,
+    encoder,
+    *,
+    n_queries: int,
+    seed: int,
+    valid_index: str,
+    depth: int,
+    lexical_params=None,
+    progress: bool = True,
+) -> ValidRuns:
+    """Lexical lists come from the valid index (target masked, see pipeline/valid.py); dense lists from exact
+    search over the valid pool's vectors (the encoder never reads docstrings, so its target needs no
+    masking; it is renamed to the masked copy's id so both lists name the same document)."""
+    functions, queries = valid_queries(folder, n_queries, seed)
+    valid.build_valid_index(client, valid_index, functions, queries, progress=progress)
+    pool = encoder.encode_functions(functions)
+    query_vectors = encoder.encode_queries([q.query for q in queries])
+    dense_runs = []
+    for query, vector, row in zip(queries, query_vectors, top_k(query_vectors, pool, depth)):
+        own = query.function.doc_id
+        dense_runs.append(
+            {
+                (valid.masked_id(query) if functions[i].doc_id == own else functions[i].doc_id): float(pool[i] @ vector)
+                for i in row
+            }
+        )
+    lexical = LexicalRetriever(client, valid_index, params=lexical_params, source=False)
+    rankings = lexical.search_many([q.query for q in queries], k=depth, filters=[valid.pool_filter(q) for q in queries])
+    by_id = {f.doc_id: f for f in functions} | {valid.masked_id(q): q.function for q in queries}
+    lexical_runs = [{h.doc_id: h.score for h in ranking.hits} for ranking in rankings]
+    return ValidRuns(queries, by_id, lexical_runs, dense_runs)
+
+
+def ordered_ids(run: dict[str, float] | list[tuple[str, float]], depth: int = 1000) -> list[str]:
+    """A run's document ids best first: a score dict is sorted (ties by id), a ranked list kept as it is."""
+    pairs = fusion.top(run, depth) if isinstance(run, dict) else run[:depth]
+    return [doc_id for doc_id, _ in pairs]
+
+
+def pool_scores(queries: list[Pair], runs: list) -> dict:
+    """Pool MRR and recall@100 of the masked targets in fused (or re-ranked) runs."""
+    ranks = []
+    for query, run in zip(queries, runs):
+        ordered = ordered_ids(run)
+        target = valid.masked_id(query)
+        ranks.append(ordered.index(target) + 1 if target in ordered else None)
+    return {"mrr_pool": mean_reciprocal_rank(ranks), "recall_at_100_pool": recall_at(ranks, 100)}
+
+
+def cut(runs: list[dict[str, float]], n: int) -> list[dict[str, float]]:
+    return [dict(fusion.top(run, n)) for run in runs]

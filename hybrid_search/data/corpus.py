@@ -206,6 +206,17 @@ def corpus_files(source: Path) -> list[Path]:
     raise DataError(f"no corpus files (*.jsonl.gz, *.jsonl or {DEDUPE_PICKLE}) under {source}")
 
 
+def corpus_bytes(source: Path) -> int | None:
+    """Bytes on disk of the corpus at `source` (gzipped where its shards are), or None when there is none.
+
+    Sizes the local node's heap, so an absent or unreadable corpus is an answer, not an error.
+    """
+    try:
+        return sum(path.stat().st_size for path in corpus_files(source))
+    except (DataError, OSError):
+        return None
+
+
 def read_corpus(source: Path, report: ReadReport | None = None, strict: bool = False) -> Iterator[Function]:
     """All functions at `source`, whatever the supported format.
 

@@ -105,9 +105,10 @@ def node_memory(client: Elasticsearch) -> dict:
     stats = client.nodes.stats(metric="jvm,process")
     node = next(iter(stats["nodes"].values()))
     heap = node["jvm"]["mem"]
-    from hybrid_search.es import local
+    from hybrid_search.config import home_dir
+    from hybrid_search.es.node import NodePaths, running_pid
 
-    pid = local.running_pid(local.paths())
+    pid = running_pid(NodePaths(home_dir()))
     status = _lines(f"/proc/{pid}/status") if pid else []
     rss_kb = next((int(line.split()[1]) for line in status if line.startswith("VmRSS")), 0)
     return {
@@ -330,7 +331,8 @@ def ratios(result: dict) -> dict:
 
 
 def run_bench(client: Elasticsearch, data: Path, config: BenchConfig, echo: ECHO = print) -> dict:
-    from hybrid_search.es import local
+    from hybrid_search.config import default_data_dir
+    from hybrid_search.pipeline.local_node import local_heap
 
     functions = list(read_corpus(data, ReadReport()))
     challenge = load_queries(data / "queries.csv")
@@ -343,7 +345,7 @@ def run_bench(client: Elasticsearch, data: Path, config: BenchConfig, echo: ECHO
     results = {
         "config": asdict(config),
         "machine": machine(),
-        "elasticsearch": {"version": info["version"]["number"], "default_heap": local.default_heap()},
+        "elasticsearch": {"version": info["version"]["number"], "default_heap": local_heap(default_data_dir())},
         "queries": {name: len(texts) for name, texts in queries.items()},
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "scales": [],

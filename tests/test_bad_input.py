@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_function, pair_records, write_jsonl_gz
+from helpers import make_function, pair_records, write_jsonl_gz
 
 from hybrid_search import HybridError
 from hybrid_search.cli import cli
@@ -184,7 +184,13 @@ def test_query_syntax_is_plain_text(es, vector_index):
         for query in ("*", "*:*", "?", "\\*"):
             assert retriever.search(query, k=5).hits == [], (retriever.mode, query)
     lexical = lexical_search(
-        "a:b*", fields=["code"], type="best_fields", size=5, lemmas="a:b*", lemma_boost=1.0, identifiers=("a_b",),
+        "a:b*",
+        fields=["code"],
+        type="best_fields",
+        size=5,
+        lemmas="a:b*",
+        lemma_boost=1.0,
+        identifiers=("a_b",),
         identifier_boost=1.0,
     )
     for body in (baseline_search("a:b*", size=5), lexical):

@@ -93,7 +93,7 @@ def test_eval_runs_every_mode_end_to_end(run, tmp_path, trained, monkeypatch):
     """Index with vectors, fine-tune a (tiny) re-ranker where the rerank params expect it, eval all five modes."""
     import csv
 
-    from conftest import pair_records, write_jsonl_gz
+    from helpers import pair_records, write_jsonl_gz
 
     from hybrid_search.encoder.minilm import MiniLMEncoder
     from hybrid_search.retrieval.rerank import load_rerank_params

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import pair_records, synthetic_pairs
+from helpers import pair_records, synthetic_pairs
 
 from hybrid_search.encoder.encoder import Encoder
 from hybrid_search.encoder.models import DualEncoder, EncoderConfig
@@ -68,7 +68,7 @@ def test_every_kind_gives_unit_vectors_ignoring_padding(kind):
 
 
 def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained, monkeypatch):
-    from conftest import write_jsonl_gz
+    from helpers import write_jsonl_gz
 
     from hybrid_search.pipeline.build import build_index
     from hybrid_search.retrieval import available_modes
@@ -109,7 +109,7 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained, monkeypa
 def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name, trained):
     import shutil
 
-    from conftest import write_jsonl_gz
+    from helpers import write_jsonl_gz
 
     from hybrid_search import HybridError
     from hybrid_search.pipeline.build import build_index

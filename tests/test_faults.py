@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_function, pair_records, synthetic_pairs, write_jsonl_gz
 from es_node import ThrowawayNode
+from helpers import make_function, pair_records, synthetic_pairs, write_jsonl_gz
 
 from hybrid_search.cli import cli
 from hybrid_search.data.corpus import ReadReport, read_corpus

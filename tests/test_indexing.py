@@ -1,13 +1,14 @@
 """Integration with the real node: versioned builds behind an alias, idempotent re-runs, resume, search."""
 
 import pytest
-from conftest import make_function, write_jsonl_gz
+from helpers import make_function, write_jsonl_gz
 
 from hybrid_search import HybridError
+from hybrid_search.config import Paths
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.es import indexing
 from hybrid_search.pipeline.build import build_index, source_fingerprint
-from hybrid_search.retrieval.lexical import LexicalRetriever
+from hybrid_search.retrieval.lexical import BaselineRetriever, LexicalRetriever
 
 
 def test_build_search_and_alias(es, tiny_data, index_name):
@@ -18,10 +19,10 @@ def test_build_search_and_alias(es, tiny_data, index_name):
     # The finished load is merged into one segment (one HNSW graph for kNN) before the alias moves.
     segments = es.indices.stats(index=report.index, metric="segments")["_all"]["primaries"]["segments"]["count"]
     assert segments == 1 and report.merge_seconds > 0
-    for mode in ("baseline", "lexical"):
-        hits = LexicalRetriever(es, index_name, mode=mode).search("read csv file", k=3)
+    for retriever in (BaselineRetriever(es, index_name), LexicalRetriever(es, index_name)):
+        hits = retriever.search("read csv file", k=3).hits
         assert hits[0].func_name == "read_csv_file"
-    hits = LexicalRetriever(es, index_name).search("priority queue push", k=1)
+    hits = LexicalRetriever(es, index_name).search("priority queue push", k=1).hits
     assert hits[0].func_name == "PriorityQueue.push"
 
 
@@ -63,10 +64,14 @@ def test_duplicate_urls_are_indexed_once_and_bad_records_counted(es, tmp_path, i
 
 
 def test_query_syntax_characters_are_plain_text(es, tiny_data, index_name):
+    """Syntax characters mean nothing: the words still find their function, and text without a word finds
+    nothing (as query_string syntax, `file:(csv` would be an error, `read~2` fuzzy and `csv^5` a boost)."""
     build_index(es, tiny_data, index_name, progress=False)
     retriever = LexicalRetriever(es, index_name)
-    for text in ['"unclosed', "a* OR b:(c", "\\ / ) ] }", "read~2 csv^5", "x" * 10_000, "читать файл ✓"]:
-        assert isinstance(retriever.search(text, k=5), list)
+    for text in ['"unclosed csv', "read* OR file:(csv", "read~2 csv^5"]:
+        assert retriever.search(text, k=5).hits[0].func_name == "read_csv_file", text
+    for text in ["\\ / ) ] }", "x" * 10_000, "читать файл ✓"]:
+        assert retriever.search(text, k=5).hits == [], text
 
 
 def test_invalid_alias_names_are_refused():
@@ -80,4 +85,4 @@ def test_dense_mode_on_an_index_without_vectors_says_how_to_fix_it(es, tiny_data
 
     build_index(es, tiny_data, index_name, progress=False)
     with pytest.raises(HybridError, match="has no vectors; build it with `hybrid index --encoder NAME`"):
-        DenseRetriever(es, index_name)
+        DenseRetriever.from_index(es, index_name, meta=indexing.index_meta(es, index_name), paths=Paths.from_env())

@@ -87,7 +87,7 @@ def test_missing_column_is_named(tmp_path):
 
 
 def test_shared_annotations_match_the_documented_counts():
-    from conftest import SHARED
+    from helpers import SHARED
 
     qrels = load_qrels(SHARED / "annotationStore.csv")
     assert sum(len(v) for v in qrels.values()) == 989

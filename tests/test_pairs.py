@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from conftest import make_function
+from helpers import make_function
 
 from hybrid_search.data.corpus import function_from_record
 from hybrid_search.data.pairs import make_pairs, rejection

@@ -42,7 +42,9 @@ def test_lexical_tie_breaker_only_for_best_fields():
 
 
 def test_lexical_lemma_clause_targets_name_and_body():
-    body = lexical_search("reading files", fields=["body"], type="best_fields", size=5, lemmas="read file", lemma_boost=0.5)
+    body = lexical_search(
+        "reading files", fields=["body"], type="best_fields", size=5, lemmas="read file", lemma_boost=0.5
+    )
     should = body["query"]["bool"]["should"]
     assert should == [{"multi_match": {"query": "read file", "fields": ["func_name", "body"], "boost": 0.5}}]
     assert body["query"]["bool"]["must"][0]["multi_match"]["query"] == "reading files"
@@ -52,8 +54,16 @@ def test_user_text_is_never_query_syntax():
     text = 'a:b* (c OR "d") \\ /e/'
     bodies = [
         baseline_search(text, size=1),
-        lexical_search(text, fields=["code"], type="best_fields", size=1, lemmas=text, lemma_boost=1, identifiers=(text,),
-                       identifier_boost=1),
+        lexical_search(
+            text,
+            fields=["code"],
+            type="best_fields",
+            size=1,
+            lemmas=text,
+            lemma_boost=1,
+            identifiers=(text,),
+            identifier_boost=1,
+        ),
         display_search(text, doc_ids=["1"], source=True),
     ]
     for body in bodies:

@@ -31,7 +31,11 @@ def test_variant_clauses_only_when_boosted():
     plain = lexical_search("read csv", **common, lemmas="read csv", identifiers=("read_csv",))["query"]
     assert list(plain) == ["multi_match"]
     boosted = lexical_search(
-        "read csv", **common, lemmas="read csv", lemma_boost=0.5, identifiers=("read_csv", "readcsv"),
+        "read csv",
+        **common,
+        lemmas="read csv",
+        lemma_boost=0.5,
+        identifiers=("read_csv", "readcsv"),
         identifier_boost=2.0,
     )["query"]
     should = boosted["bool"]["should"]

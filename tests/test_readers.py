@@ -3,7 +3,7 @@
 import pickle
 
 import pytest
-from conftest import SHARED, make_function, write_jsonl_gz
+from helpers import SHARED, make_function, write_jsonl_gz
 
 from hybrid_search.data.corpus import DataError, ReadReport, corpus_files, read_corpus, read_jsonl
 

@@ -19,9 +19,9 @@ from hybrid_search import HybridError
 from hybrid_search.cli import cli
 from hybrid_search.config import EsSettings, read_config
 from hybrid_search.es import indexing
+from hybrid_search.es.client import connect
 from hybrid_search.es.install import ES_VERSION
 from hybrid_search.es.node import UNPRIVILEGED_USER
-from hybrid_search.es.client import connect
 from hybrid_search.pipeline.build import build_index
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,10 +246,26 @@ def test_local_node_listens_on_loopback_only_and_runs_unprivileged(second_node):
 # ---------------------------------------------------------------- names and destructive commands
 
 
+def leaf_commands(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every runnable command of the CLI tree, as its words after `hybrid`."""
+    subcommands = getattr(command, "commands", None)
+    if not subcommands:
+        return [path]
+    return [leaf for name, sub in subcommands.items() for leaf in leaf_commands(sub, (*path, name))]
+
+
+REQUIRED_ARGS = {("search",): ["q"], ("score",): ["p.csv"], ("data", "download"): ["--to", "x"]}
+
+
 def test_invalid_index_names_are_refused_by_every_command(es_settings):
-    for name in ("*", "csn-*", "Upper", "_all", "a,b", "../x"):
-        result = CliRunner().invoke(cli, ["--es-url", es_settings.url, "--index", name, "indices", "prune", "--yes"])
-        assert result.exit_code == 1 and result.output.startswith(f"error: invalid index name {name!r}")
+    commands = leaf_commands(cli)
+    assert len(commands) >= 18 and ("tune", "rerank") in commands and ("indices", "prune") in commands
+    for words in commands:
+        for name in ("*", "csn-*", "Upper", "_all", "a,b", "../x", "name\n"):
+            args = ["--es-url", es_settings.url, "--index", name, *words, *REQUIRED_ARGS.get(words, [])]
+            result = CliRunner().invoke(cli, args)
+            assert result.exit_code == 1, (words, name, result.output)
+            assert result.output.startswith(f"error: invalid index name {name!r}"), (words, result.output)
 
 
 def test_prune_deletes_old_versions_only_when_confirmed(es, es_settings, tiny_data, index_name):

@@ -1,6 +1,6 @@
 """The valid-partition protocol: masking of the target, and MRR through the real node."""
 
-from conftest import FUNCTIONS, make_function
+from helpers import FUNCTIONS, make_function
 
 from hybrid_search.data.corpus import function_from_record
 from hybrid_search.pipeline import valid
@@ -34,6 +34,6 @@ def test_masked_target_is_found_without_its_docstring(es, index_name):
     result = valid.evaluate_valid(search, queries)
     assert 0.5 < result["mrr_csn"] <= 1.0 and 0.5 < result["mrr_pool"] <= 1.0
     # Each pool search sees exactly one version of its target: the masked copy.
-    ids = {h.doc_id for h in search([queries[0].query], 100, [valid.pool_filter(queries[0])])[0]}
+    ids = {h.doc_id for h in search([queries[0].query], 100, [valid.pool_filter(queries[0])])[0].hits}
     assert queries[0].function.doc_id not in ids
     assert ids & {valid.masked_id(q) for q in queries} <= {valid.masked_id(queries[0])}

@@ -28,9 +28,7 @@ def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: i
     folder = resolve_data(data)
     client = obj.client()
     index = obj.require_index(client)
-    results = run_eval(
-        client, index, folder, paths=obj.paths, modes=comma_list(modes), out=out, k=k, progress=progress
-    )
+    results = run_eval(client, index, folder, paths=obj.paths, modes=comma_list(modes), out=out, k=k, progress=progress)
     click.echo(format_report(results))
 
 

@@ -34,8 +34,9 @@ from hybrid_search.cli.common import Context, data_option, progress_option, reso
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch threads [default: all cores].")
 @progress_option
 @click.pass_obj
-def train_cmd(obj: Context, data, kind, out, epochs, batch_size, lr, dim, layers, max_code_len, max_pairs, seed,
-              threads, progress):
+def train_cmd(
+    obj: Context, data, kind, out, epochs, batch_size, lr, dim, layers, max_code_len, max_pairs, seed, threads, progress
+):
     """Train a query/code encoder on (docstring, code) pairs of the train partition.
 
     Keeps the epoch with the best valid MRR (CodeSearchNet protocol), then scores it over the whole valid
@@ -70,8 +71,9 @@ def train_cmd(obj: Context, data, kind, out, epochs, batch_size, lr, dim, layers
         lr=lr,
         seed=seed,
     )
-    run_training(folder, config, out or obj.paths.models / kind, progress=progress, echo=click.echo,
-                 max_pairs=max_pairs)
+    run_training(
+        folder, config, out or obj.paths.models / kind, progress=progress, echo=click.echo, max_pairs=max_pairs
+    )
 
 
 def register(cli: click.Group) -> None:

@@ -20,8 +20,7 @@ def describe_es_error(exc: Exception, url: str, index: str | None = None, *, mid
         )
     if isinstance(exc, TransportError) and midway:
         return (
-            f"lost the connection to Elasticsearch at {url} ({type(exc).__name__}); is it running? "
-            "try `hybrid es up`"
+            f"lost the connection to Elasticsearch at {url} ({type(exc).__name__}); is it running? try `hybrid es up`"
         )
     if isinstance(exc, TransportError):
         return (

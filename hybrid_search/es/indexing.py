@@ -23,12 +23,12 @@ from hybrid_search.data.code import name_subtokens, strip_docstring
 from hybrid_search.data.types import Function
 from hybrid_search.es.mappings import VECTOR_FIELD, index_body
 
-_VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,200}$")
+_VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,200}")
 
 
 def validate_name(name: str) -> str:
     """Index and alias names: lower-case letters, digits, `-` and `_` only (no wildcards, no system indices)."""
-    if not _VALID_NAME.match(name):
+    if not _VALID_NAME.fullmatch(name):  # fullmatch: `$` would let a trailing newline through
         raise HybridError(f"invalid index name {name!r}: use lower-case letters, digits, '-' and '_'")
     return name
 

@@ -30,8 +30,7 @@ class Challenge:
 def run_mode(retriever: Retriever, queries: list[str], k: int, progress: bool = True) -> list[Ranking]:
     """One ranking per query, one request at a time so that per-query latency is measured honestly."""
     return [
-        retriever.search(query, k=k)
-        for query in tqdm(queries, desc=retriever.mode, unit=" q", disable=not progress)
+        retriever.search(query, k=k) for query in tqdm(queries, desc=retriever.mode, unit=" q", disable=not progress)
     ]
 
 
@@ -204,12 +203,16 @@ def format_report(results: dict) -> str:
     lines.append("(95% CIs: bootstrap over queries; p: paired randomisation test of NDCG Within against baseline)")
     held_out = [f"{m} {r['valid']['mrr_pool']:.4f}" for m, r in modes.items() if "mrr_pool" in r.get("valid", {})]
     if held_out:
-        lines.append("valid pool MRR where the parameters were chosen (the annotated queries are held out): "
-                     + ", ".join(held_out))
+        lines.append(
+            "valid pool MRR where the parameters were chosen (the annotated queries are held out): "
+            + ", ".join(held_out)
+        )
     files = results["files"]
     out = Path(files["results"]).parent
-    lines.append(f"predictions: {out}/<mode>/model_predictions.csv\nresults:     {files['results']}\n"
-                 f"per query:   {files['per_query']}")
+    lines.append(
+        f"predictions: {out}/<mode>/model_predictions.csv\nresults:     {files['results']}\n"
+        f"per query:   {files['per_query']}"
+    )
     if files["plot"]:
         lines.append(f"plot:        {files['plot']}")
     return "\n".join(lines)

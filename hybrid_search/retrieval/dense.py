@@ -69,9 +69,7 @@ class DenseRetriever(OneAtATime):
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         vector = self.encoder.encode_queries([plain_text(text)])[0]
-        return knn_search(
-            vector, k=k, num_candidates=self.params.num_candidates, source=self.source, filters=filters
-        )
+        return knn_search(vector, k=k, num_candidates=self.params.num_candidates, source=self.source, filters=filters)
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         with Timer() as timer:

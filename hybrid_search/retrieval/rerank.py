@@ -130,8 +130,10 @@ class RerankRetriever(OneAtATime):
         choice.check_vectors(meta, index)
         # Candidates carry only what the caller asked for (plus url and name); the code of those the
         # re-ranker has not embedded yet is fetched for them alone (`_sources`).
-        wanted = ["url", "func_name"] if source is False else (
-            source if source is True else sorted({*source, "url", "func_name"})
+        wanted = (
+            ["url", "func_name"]
+            if source is False
+            else (source if source is True else sorted({*source, "url", "func_name"}))
         )
         first_stage = HybridRetriever.from_index(client, index, meta=meta, paths=paths, source=wanted)
         encoder = load_reranker(choice.params.model, models=paths.models, int8=choice.params.int8)

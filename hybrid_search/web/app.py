@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from hybrid_search import __version__
-from hybrid_search.config import Paths, DEFAULT_INDEX, EsSettings
+from hybrid_search.config import DEFAULT_INDEX, EsSettings, Paths
 from hybrid_search.retrieval.base import MODES
 from hybrid_search.web.highlight import code_css, mark, render_code
 from hybrid_search.web.schemas import ErrorOut, SearchOut, search_out

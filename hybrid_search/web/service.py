@@ -130,9 +130,7 @@ class SearchService:
         with self._lock, self._es_errors():
             if mode not in self._retrievers:
                 # Ranking needs only urls; what is shown is fetched for the top k alone (see `_display`).
-                self._retrievers[mode] = make_retriever(
-                    self.client, self.index, mode, paths=self.paths, source=["url"]
-                )
+                self._retrievers[mode] = make_retriever(self.client, self.index, mode, paths=self.paths, source=["url"])
             return self._retrievers[mode]
 
     def _display(self, query: str, hits: list[Hit]) -> dict[str, tuple[dict, frozenset[str]]]:

@@ -94,9 +94,11 @@ def tune_lexical(
             if key in seen:
                 continue
             seen.add(key)
-            result = {"mode": "lexical", "params": params.to_dict(), **score(LexicalRetriever(
-                client, valid_index, params=params, source=False
-            ))}
+            result = {
+                "mode": "lexical",
+                "params": params.to_dict(),
+                **score(LexicalRetriever(client, valid_index, params=params, source=False)),
+            }
             tried.append(result)
             echo(_line(_describe(params), result))
             if best_result is None or result["mrr_pool"] > best_result["mrr_pool"]:

@@ -89,7 +89,9 @@ def tune_rerank(
                 ]
                 result = pool_scores(queries, reranked)
                 result["cold_ms_estimate"] = round(depth * per_function_ms + per_query_ms, 1)
-                params = RerankParams(model=reranker.encoder.name, int8=int8, candidates=depth, first_stage_weight=weight)
+                params = RerankParams(
+                    model=reranker.encoder.name, int8=int8, candidates=depth, first_stage_weight=weight
+                )
                 tried.append({"params": params.to_dict(), **result})
                 fits = result["cold_ms_estimate"] <= latency_budget_ms
                 echo(

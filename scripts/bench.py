@@ -11,18 +11,20 @@ encoder (`hybrid train`); mode rerank needs the rerank extra and a re-ranker.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from hybrid_search import HybridError
-from hybrid_search.config import EsSettings, default_data_dir
-from hybrid_search.es.client import connect
-from hybrid_search.pipeline.bench import BenchConfig, markdown, run_bench
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the harness is the top-level `benchmarks` folder, no part of the package
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+from benchmarks import BenchConfig, run_bench, write_results  # noqa: E402
+from hybrid_search import HybridError  # noqa: E402
+from hybrid_search.config import EsSettings, Paths, default_data_dir  # noqa: E402
+from hybrid_search.es.client import connect  # noqa: E402
+
+DOCS = ROOT / "docs"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,13 +49,13 @@ def main(data, es_url, fractions, valid_queries, modes, encoder, out, md):
     )
     try:
         client = connect(EsSettings.from_env(es_url), request_timeout=300)
-        results = run_bench(client, data, config, echo=lambda line: click.echo(line, err=True))
+        results = run_bench(
+            client, data, config, paths=Paths.from_env(), echo=lambda line: click.echo(line, err=True)
+        )
     except HybridError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    md.write_text(markdown(results))
+    write_results(results, out, md)
     click.echo(f"results: {out}\ntables:  {md}")
 
 

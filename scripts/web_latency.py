@@ -8,13 +8,13 @@ The API and the page get different queries (the first N, the next N), so neither
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import httpx
 
 from hybrid_search.config import default_data_dir
 from hybrid_search.data.annotations import load_queries
+from hybrid_search.evaluation.stats import latency_percentiles
 
 
 def timed_ms(client: httpx.Client, path: str, params: dict) -> float:
@@ -23,10 +23,6 @@ def timed_ms(client: httpx.Client, path: str, params: dict) -> float:
     elapsed = (time.perf_counter() - started) * 1000
     response.raise_for_status()
     return elapsed
-
-
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def main():
@@ -42,9 +38,10 @@ def main():
             timed_ms(client, "/api/search", {"q": "warm up", "mode": mode, "k": args.k})
             for path, batch in (("/api/search", queries[: args.queries]), ("/", queries[args.queries :])):
                 times = [timed_ms(client, path, {"q": q, "mode": mode, "k": args.k}) for q in batch]
+                stats = latency_percentiles(times)  # the p50/p95 of `hybrid eval` and the bench
                 print(
                     f"{mode:<8} {path:<12} {len(times)} queries, k={args.k}: "
-                    f"p50 {statistics.median(times):.0f} ms, p95 {percentile(times, 95):.0f} ms, max {max(times):.0f} ms"
+                    f"p50 {stats['p50']:.0f} ms, p95 {stats['p95']:.0f} ms, max {max(times, default=0):.0f} ms"
                 )
 
 

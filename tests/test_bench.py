@@ -1,8 +1,14 @@
-"""The benchmark harness on the tiny corpus against the real node: every figure present and sane."""
+"""The benchmark harness (benchmarks/, beside the package) on the tiny corpus against the real node: every figure
+present and sane."""
+
+import time
 
 import numpy as np
 
-from hybrid_search.pipeline.bench import BenchConfig, in_sample, markdown, percentiles, recall_at, run_bench
+from benchmarks import BenchConfig, markdown, run_bench
+from benchmarks.harness import encode_alone, recall_at
+from benchmarks.sample import in_sample
+from hybrid_search.evaluation.stats import latency_percentiles
 
 
 def test_samples_are_nested_and_deterministic():
@@ -14,13 +20,32 @@ def test_samples_are_nested_and_deterministic():
 
 
 def test_percentiles_and_recall():
-    stats = percentiles(list(range(1, 101)))
+    stats = latency_percentiles(list(range(1, 101)))  # the one p50/p95/p99 of eval, bench and page
     assert stats["p50"] == 50.5 and 95 <= stats["p95"] <= 96 and 99 <= stats["p99"] <= 100
     assert recall_at([["a", "b", "x"]], [["a", "b", "c"]], 2) == 1.0
     assert recall_at([["a", "b", "x"]], [["a", "b", "c"]], 3) == round(2 / 3, 4)
 
 
-def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name):
+class SlowFunctionsEncoder:
+    """Encoding functions takes 10 ms a batch; encoding a query would fail the test."""
+
+    name, path, dims = "slow", None, 2
+
+    def encode_functions(self, functions):
+        time.sleep(0.01)
+        return np.ones((len(functions), self.dims))
+
+    def encode_queries(self, texts):
+        raise AssertionError("the encoding figure times functions only")
+
+
+def test_encoding_alone_times_function_encoding_only():
+    vectors, seconds = encode_alone(SlowFunctionsEncoder(), list(range(1000)), batch=512)
+    assert vectors.shape == (1000, 2) and vectors.dtype == np.float32
+    assert seconds >= 0.02  # two batches of 10 ms, and no query encoded
+
+
+def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name, paths):
     _, _, _, model_dir = trained
     config = BenchConfig(
         prefix=index_name,
@@ -29,7 +54,7 @@ def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name):
         modes=("lexical", "dense", "hybrid"),
         encoder=str(model_dir),
     )
-    results = run_bench(es, tiny_data, config, echo=lambda *_: None)
+    results = run_bench(es, tiny_data, config, paths=paths, echo=lambda *_: None)
     small, full = results["scales"]
     assert full["functions"] == 6 and small["functions"] <= full["functions"]
     assert full["build_vectors"]["indexed"] == 6 and full["build_text"]["indexed"] == 6
@@ -38,6 +63,8 @@ def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name):
     )
     assert set(full["latency_ms"]) == {"lexical", "dense", "hybrid", "exact numpy", "bm25s"}
     assert all(v["p50"] > 0 for v in full["latency_ms"].values())
+    assert set(full["took_ms"]) == {"lexical", "dense", "hybrid"}  # ES `took` of each ranking
+    assert all(v["p50"] <= full["latency_ms"][m]["p50"] for m, v in full["took_ms"].items())
     assert full["hnsw_recall"]["@10"] == 1.0  # six vectors: HNSW finds them all
     # Every annotated function is in both samples, so the same queries are scored at both scales.
     assert full["ndcg"]["lexical"]["within"] > 0 and small["ndcg"]["lexical"]["within"] > 0

@@ -95,7 +95,7 @@ def test_eval_runs_every_mode_end_to_end(run, tmp_path, trained, monkeypatch):
 
     from helpers import pair_records, write_jsonl_gz
 
-    from hybrid_search.encoder.minilm import MiniLMEncoder
+    from hybrid_search.encoder.resolve import load_reranker
     from hybrid_search.retrieval.params import RerankParams
 
     pairs, _, _, model_dir = trained
@@ -110,7 +110,8 @@ def test_eval_runs_every_mode_end_to_end(run, tmp_path, trained, monkeypatch):
         writer.writerows(["Python", q, p.function.url, 3, ""] for q, p in zip(queries, pairs))
     models = tmp_path / "models"
     monkeypatch.setenv("HYBRID_MODELS", str(models))
-    MiniLMEncoder.load().fine_tune(pairs[:16], models / RerankParams().model, batch_size=8, progress=False)
+    reranker = load_reranker("minilm", models=models)
+    reranker.fine_tune(pairs[:16], models / RerankParams().model, batch_size=8, progress=False)
 
     assert run("index", "--data", str(data), "--encoder", str(model_dir), "--no-progress").exit_code == 0
     out = tmp_path / "eval"

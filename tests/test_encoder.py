@@ -1,12 +1,24 @@
-"""The trained encoder: learning on a tiny set, normalised deterministic vectors, save/reload, kNN in ES."""
+"""The trained encoder: learning on a tiny set, normalised deterministic vectors, save/reload, kNN in ES.
+
+Also the encoder API (the `TextEncoder` protocol, the model resolver, MiniLM loaded offline) and `hybrid
+train`'s pipeline: a finished training is not redone, an interrupted one resumes, timings cover what they name.
+"""
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from helpers import pair_records, synthetic_pairs
 
+from hybrid_search import HybridError
+from hybrid_search.encoder import TextEncoder
 from hybrid_search.encoder.encoder import Encoder
 from hybrid_search.encoder.models import DualEncoder, EncoderConfig
+from hybrid_search.encoder.resolve import load_encoder, load_reranker, model_folder, reranker_available
 from hybrid_search.encoder.tokenize import code_subtokens, subtokens
 from hybrid_search.encoder.train import TrainConfig, train_encoder
 
@@ -107,11 +119,8 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained, monkeypa
 
 
 def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name, trained):
-    import shutil
-
     from helpers import write_jsonl_gz
 
-    from hybrid_search import HybridError
     from hybrid_search.pipeline.build import build_index
     from hybrid_search.retrieval.dense import DenseRetriever
 
@@ -127,3 +136,50 @@ def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name,
     torch.save(state, model_dir / "model.pt")
     with pytest.raises(HybridError, match="other weights"):
         DenseRetriever(es, index_name)
+
+
+# ---------------------------------------------------------------- the encoder API
+
+
+def test_models_are_found_by_path_or_by_name_in_the_models_folder(trained, tmp_path):
+    _, encoder, _, out = trained
+    models = tmp_path / "models"
+    shutil.copytree(out, models / "tiny-copy")
+    assert model_folder(out, models=models) == out
+    assert model_folder("tiny-copy", models=models) == models / "tiny-copy"
+    by_name = load_encoder("tiny-copy", models=models)
+    assert isinstance(by_name, TextEncoder) and by_name.name == "tiny-copy" and by_name.dims == encoder.dims
+    assert np.array_equal(by_name.encode_queries(["read csv"]), encoder.encode_queries(["read csv"]))
+    assert by_name.fingerprint() == encoder.fingerprint()
+    with pytest.raises(HybridError) as missing:
+        load_encoder("absent", models=models)
+    message = str(missing.value)
+    assert "\n" not in message and str(models / "absent") in message and "`hybrid train`" in message
+    assert reranker_available("tiny-copy", models=models) and reranker_available("minilm", models=models)
+    assert not reranker_available("absent", models=models)
+    assert not reranker_available("bad\0name", models=models)  # never raises
+
+
+def test_packaged_minilm_loads_offline_without_touching_the_environment(monkeypatch, tmp_path):
+    from hybrid_search.encoder.minilm import packaged_model_path
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    reranker = load_reranker("minilm", models=tmp_path)
+    assert "HF_HUB_OFFLINE" not in os.environ
+    assert isinstance(reranker, TextEncoder) and reranker.name == "minilm" and reranker.int8 is False
+    vectors = reranker.encode_queries(["read a csv file", "send an email"])
+    assert vectors.shape == (2, reranker.dims) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # The fingerprint names the embedding caches: it must stay what it was before this API existed.
+    assert reranker.fingerprint() == old_weights_fingerprint(packaged_model_path())
+    with pytest.raises(HybridError, match="not one of our encoders"):
+        load_encoder(packaged_model_path(), models=tmp_path)
+    with pytest.raises(HybridError, match="zero-shot 'minilm'"):
+        load_reranker("minilm-ft", models=tmp_path)
+
+
+def old_weights_fingerprint(model_dir: Path) -> str:
+    """`retrieval.rerank.weights_fingerprint` as it was (the oracle for `MiniLMEncoder.fingerprint`)."""
+    weights = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
+    stamp = "|".join(f"{w.resolve()}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
+    return hashlib.sha1(stamp.encode()).hexdigest()[:12]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,25 +15,11 @@ import numpy as np
 import torch
 
 from hybrid_search import HybridError
-from hybrid_search.config import REPO_ROOT
 from hybrid_search.data.code import strip_docstring
 from hybrid_search.data.types import Function
-from hybrid_search.encoder.models import DualEncoder, EncoderConfig
+from hybrid_search.encoder.models import KINDS, DualEncoder, EncoderConfig
 from hybrid_search.encoder.tokenize import code_subtokens, subtokens
 from hybrid_search.encoder.vocab import Vocab
-
-
-def models_dir() -> Path:
-    """Where named models live: `HYBRID_MODELS`, default `models/` in the checkout."""
-    return Path(os.environ.get("HYBRID_MODELS", REPO_ROOT / "models"))
-
-
-def resolve_model(name_or_path: str | Path) -> Path:
-    path = Path(name_or_path)
-    for candidate in (path, models_dir() / str(name_or_path)):
-        if (candidate / "config.json").is_file():
-            return candidate
-    raise HybridError(f"no model '{name_or_path}' (looked in {path} and {models_dir()}); train one with `hybrid train`")
 
 
 def pad(rows: Sequence[list[int]], length: int | None = None) -> torch.Tensor:
@@ -50,7 +35,7 @@ class Encoder:
     """Encode queries and functions with a trained `DualEncoder`.
 
     Example:
-        >>> encoder = Encoder.load("nbow")
+        >>> encoder = Encoder.load(Path("models/nbow"))  # by name: resolve.load_encoder("nbow", models=...)
         >>> vectors = encoder.encode_queries(["read a csv file"])  # (1, dim), unit norm
     """
 
@@ -63,9 +48,13 @@ class Encoder:
         return self.config.dim
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> Encoder:
-        path = resolve_model(name_or_path)
-        config = EncoderConfig(**json.loads((path / "config.json").read_text()))
+    def load(cls, path: Path) -> Encoder:
+        """The encoder saved in the model folder `path` (names are resolved by `resolve.load_encoder`)."""
+        path = Path(path)
+        settings = json.loads((path / "config.json").read_text())
+        if settings.get("kind") not in KINDS:
+            raise HybridError(f"{path} is not one of our encoders ({', '.join(KINDS)}); train one with `hybrid train`")
+        config = EncoderConfig(**settings)
         model = DualEncoder(config)
         model.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
         return cls(model, Vocab.load(path / "vocab.json"), name=path.name, path=path)

@@ -7,8 +7,8 @@ as our own encoders; it runs on a GPU when torch sees one.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import random
 import time
 import warnings
@@ -23,8 +23,7 @@ from tqdm import tqdm
 from hybrid_search import HybridError
 from hybrid_search.data.code import strip_docstring
 from hybrid_search.data.types import Function
-
-ZERO_SHOT = "minilm"  # the name that means the packaged, not fine-tuned, weights
+from hybrid_search.encoder import ZERO_SHOT
 
 
 def packaged_model_path() -> Path:
@@ -49,12 +48,14 @@ def quantized(model: torch.nn.Module) -> torch.nn.Module:
 
 
 class MiniLMEncoder:
-    """Same interface as `Encoder`: unit vectors for queries and functions."""
+    """A `TextEncoder` over the sentence-transformers model in folder `path`, loaded offline.
+
+    Load it with `resolve.load_reranker` ("minilm" for the packaged weights, else a fine-tuned folder).
+    """
 
     kind = "minilm"
 
     def __init__(self, path: Path, max_length: int = 128, device: str | None = None, int8: bool = False):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
         import transformers
         from sentence_transformers import SentenceTransformer
 
@@ -62,7 +63,8 @@ class MiniLMEncoder:
         transformers.logging.disable_progress_bar()
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = SentenceTransformer(str(path), device=self.device)
+        # local_files_only: never reach for a model hub (without touching the process's environment).
+        self.model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
         self.model.max_seq_length = max_length
         if int8:
             self.model = quantized(self.model)
@@ -71,19 +73,12 @@ class MiniLMEncoder:
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dims = dimension()
 
-    @classmethod
-    def load(cls, name_or_path: str | Path = ZERO_SHOT, max_length: int = 128, int8: bool = False) -> MiniLMEncoder:
-        if str(name_or_path) == ZERO_SHOT:
-            return cls(packaged_model_path(), max_length=max_length, int8=int8)
-        from hybrid_search.encoder.encoder import models_dir
-
-        for path in (Path(name_or_path), models_dir() / str(name_or_path)):
-            if (path / "config.json").is_file():
-                return cls(path, max_length=max_length, int8=int8)
-        raise HybridError(
-            f"no re-ranker '{name_or_path}' (looked in {name_or_path} and {models_dir()}); fine-tune one with "
-            "`hybrid train --encoder minilm` or use the zero-shot 'minilm'"
-        )
+    def fingerprint(self) -> str:
+        """Changes whenever the weights files change (so a retrained model never reads stale cached vectors):
+        sha1 over each *.safetensors and *.bin file's resolved path, size and mtime, first 12 hex digits."""
+        weights = sorted(self.path.glob("*.safetensors")) + sorted(self.path.glob("*.bin"))
+        stamp = "|".join(f"{w.resolve()}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
+        return hashlib.sha1(stamp.encode()).hexdigest()[:12]
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         return self._encode(list(texts), batch_size)

@@ -14,7 +14,7 @@ from hybrid_search.data.annotations import annotated_urls
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.data.pairs import FILTERS, Pair, make_pairs
 from hybrid_search.data.types import Function
-from hybrid_search.encoder.encoder import Encoder
+from hybrid_search.encoder import TextEncoder
 from hybrid_search.encoder.train import TrainConfig, train_encoder
 from hybrid_search.evaluation.dense import csn_mrr, target_ranks
 from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
@@ -52,7 +52,7 @@ def describe_filters(data: TrainingData) -> str:
     return "\n".join(lines)
 
 
-def evaluate_on_valid_pool(encoder: Encoder, data: TrainingData) -> dict:
+def evaluate_on_valid_pool(encoder: TextEncoder, data: TrainingData) -> dict:
     """Exact-search MRR / recall@100 of each valid query's target among all valid functions, and encoding speed.
 
     The encoder never reads docstrings, so the pool needs no masking: the target's vector is the masked one.
@@ -111,11 +111,11 @@ def run_minilm(
     """Zero-shot valid MRR of all-MiniLM-L6-v2, then a budgeted fine-tune on a seeded sample of train pairs."""
     import random
 
-    from hybrid_search.encoder.minilm import MiniLMEncoder
+    from hybrid_search.encoder.minilm import MiniLMEncoder, packaged_model_path
 
     data = load_training_data(folder)
     echo(describe_filters(data))
-    encoder = MiniLMEncoder.load()
+    encoder = MiniLMEncoder(packaged_model_path())  # the zero-shot weights, fine-tuned below
     started = time.perf_counter()
     zero_shot = csn_mrr_of(encoder, data.valid_queries)
     rate = 2 * len(data.valid_queries) / (time.perf_counter() - started)

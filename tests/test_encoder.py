@@ -4,6 +4,8 @@ Also the encoder API (the `TextEncoder` protocol, the model resolver, MiniLM loa
 train`'s pipeline: a finished training is not redone, an interrupted one resumes, timings cover what they name.
 """
 
+import ast
+import copy
 import hashlib
 import os
 import shutil
@@ -14,6 +16,7 @@ import pytest
 import torch
 from helpers import pair_records, synthetic_pairs
 
+import hybrid_search.encoder
 from hybrid_search import HybridError
 from hybrid_search.encoder import TextEncoder
 from hybrid_search.encoder.encoder import Encoder
@@ -21,6 +24,7 @@ from hybrid_search.encoder.models import DualEncoder, EncoderConfig
 from hybrid_search.encoder.resolve import load_encoder, load_reranker, model_folder, reranker_available
 from hybrid_search.encoder.tokenize import code_subtokens, subtokens
 from hybrid_search.encoder.train import TrainConfig, train_encoder
+from hybrid_search.evaluation.dense import csn_mrr
 
 
 def test_subtokens_mirror_the_code_analyzer():
@@ -57,10 +61,14 @@ def test_vectors_are_unit_norm_deterministic_and_survive_reload(trained):
 def test_interrupted_training_resumes_from_checkpoint(tmp_path):
     pairs = synthetic_pairs()
     config = TrainConfig(encoder=EncoderConfig(kind="nbow", dim=16), epochs=2, batch_size=16, min_count=1)
-    _, first = train_encoder(pairs, pairs[:16], config, tmp_path / "m", progress=False, echo=lambda *_: None)
+    _, first = train_encoder(
+        pairs, pairs[:16], config, tmp_path / "m", score_epoch=csn_mrr, progress=False, echo=lambda *_: None
+    )
     config.epochs = 3
     messages = []
-    _, resumed = train_encoder(pairs, pairs[:16], config, tmp_path / "m", progress=False, echo=messages.append)
+    _, resumed = train_encoder(
+        pairs, pairs[:16], config, tmp_path / "m", score_epoch=csn_mrr, progress=False, echo=messages.append
+    )
     assert any("resuming from epoch 2" in m for m in messages)
     assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
     assert resumed["history"][:2] == first["history"]
@@ -139,6 +147,28 @@ def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name,
 
 
 # ---------------------------------------------------------------- the encoder API
+
+
+def test_training_leaves_the_callers_config_as_it_was(tmp_path):
+    pairs = synthetic_pairs()[:16]
+    config = TrainConfig(encoder=EncoderConfig(kind="nbow", dim=8), epochs=1, batch_size=8, min_count=1)
+    before = copy.deepcopy(config)
+    _, metadata = train_encoder(
+        pairs, pairs[:8], config, tmp_path / "m", score_epoch=csn_mrr, progress=False, echo=lambda *_: None
+    )
+    assert config == before
+    assert metadata["config"]["encoder"]["vocab_size"] == metadata["vocab_size"] > 2
+
+
+def test_the_encoder_package_imports_no_later_stage():
+    """encoder/ sits below evaluation, retrieval, pipeline and cli: it never imports them (STYLE.md)."""
+    later = ("evaluation", "retrieval", "pipeline", "cli", "web", "es")
+    for path in sorted(Path(hybrid_search.encoder.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert not name.startswith(tuple(f"hybrid_search.{stage}" for stage in later)), (path.name, name)
 
 
 def test_models_are_found_by_path_or_by_name_in_the_models_folder(trained, tmp_path):

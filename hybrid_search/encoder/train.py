@@ -1,17 +1,17 @@
 """Training a `DualEncoder` on (docstring, code) pairs, with checkpoints, fixed seeds and valid-based selection.
 
-Each epoch ends with CodeSearchNet's MRR on the valid queries (each target among the 999 other targets of
-its batch of 1,000); the best epoch's weights are kept. An interrupted run resumes from `checkpoint.pt`.
+Each epoch ends with a score of the valid pairs' vectors, given by the caller (the pipeline passes
+CodeSearchNet's MRR: each target among the 999 other targets of its batch of 1,000); the best epoch's
+weights are kept. An interrupted run resumes from `checkpoint.pt`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,10 @@ from hybrid_search.encoder.encoder import Encoder, pad
 from hybrid_search.encoder.models import DualEncoder, EncoderConfig
 from hybrid_search.encoder.tokenize import code_subtokens, subtokens
 from hybrid_search.encoder.vocab import Vocab
-from hybrid_search.evaluation.dense import csn_mrr
+
+# Scores an epoch from the valid pairs' vectors: queries (n, dim) and their codes (n, dim), row i of each
+# describing pair i; higher is better.
+EpochScore = Callable[[np.ndarray, np.ndarray], float]
 
 
 @dataclass
@@ -73,37 +76,21 @@ def to_ids(vocab: Vocab, queries: list[list[str]], codes: list[list[str]]) -> Pa
     return PairIds([vocab.ids(q) or [1] for q in queries], [vocab.ids(c) or [1] for c in codes])
 
 
-def valid_csn_mrr(encoder: Encoder, valid: PairIds) -> float:
-    """CodeSearchNet's MRR of the valid pairs, from their pre-computed token ids."""
-    return csn_mrr(encoder.encode_query_ids(valid.queries), encoder.encode_code_ids(valid.codes))
+def valid_score(encoder: Encoder, valid: PairIds, score: EpochScore) -> float:
+    """`score` of the valid pairs' vectors, from their pre-computed token ids."""
+    return float(score(encoder.encode_query_ids(valid.queries), encoder.encode_code_ids(valid.codes)))
 
 
-def train_encoder(
-    train_pairs, valid_pairs, config: TrainConfig, out: Path, progress: bool = True, echo: Callable[[str], None] = print
-) -> tuple[Encoder, dict]:
-    """Train, keep the best epoch (by valid CSN MRR) in `out`, and return it with its training metadata."""
-    seed_everything(config.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    train_q, train_c = tokenize_pairs(train_pairs, config.encoder)
-    vocab_path = out / "vocab.json"
-    vocab = (
-        Vocab.load(vocab_path)
-        if vocab_path.exists()
-        else Vocab.build((*train_q, *train_c), config.vocab_size, config.min_count)
-    )
-    vocab.save(vocab_path)
-    config.encoder.vocab_size = len(vocab)
-    train = to_ids(vocab, train_q, train_c)
-    valid = to_ids(vocab, *tokenize_pairs(valid_pairs, config.encoder))
+def folder_vocab(path: Path, token_lists, config: TrainConfig) -> Vocab:
+    """The model folder's vocabulary if it has one (a resumed run), else one built from `token_lists`; saved."""
+    vocab = Vocab.load(path) if path.exists() else Vocab.build(token_lists, config.vocab_size, config.min_count)
+    vocab.save(path)
+    return vocab
 
-    model = DualEncoder(config.encoder)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps))
-    )
+
+def resume(checkpoint: Path, config: TrainConfig, model, optimizer, scheduler, echo) -> dict:
+    """Loads the checkpoint's weights and optimiser into the given ones when it is of the same run; its state."""
     state = {"epoch": 0, "best_mrr": -1.0, "best_epoch": 0, "history": []}
-    checkpoint = out / "checkpoint.pt"
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
         # Same run if everything but the epoch count matches (raising --epochs continues a finished run).
@@ -113,26 +100,75 @@ def train_encoder(
             scheduler.load_state_dict(saved["scheduler"])
             state = saved["state"]
             echo(f"resuming from epoch {state['epoch']} ({checkpoint})")
-    encoder = Encoder(model, vocab, name=out.name, path=out)
-    steps_per_epoch = max(1, len(train.queries) // config.batch_size)
+    return state
 
+
+def train_epoch(
+    model: DualEncoder, optimizer, scheduler, train: PairIds, config: TrainConfig, epoch: int, progress: bool
+) -> list[float]:
+    """One pass over the train pairs in the epoch's seeded order; the batches' losses."""
+    model.train()
+    steps_per_epoch = max(1, len(train.queries) // config.batch_size)
+    order = np.random.default_rng(config.seed + epoch).permutation(len(train.queries))
+    losses = []
+    bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress)
+    for step in bar:
+        chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
+        loss = model.loss(pad([train.queries[i] for i in chosen]), pad([train.codes[i] for i in chosen]))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    return losses
+
+
+def train_encoder(
+    train_pairs,
+    valid_pairs,
+    config: TrainConfig,
+    out: Path,
+    *,
+    score_epoch: EpochScore,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> tuple[Encoder, dict]:
+    """Train, keep the best epoch (by `score_epoch` on the valid pairs) in `out`, return it and its metadata.
+
+    Args:
+        train_pairs, valid_pairs: `Pair`s (docstring query, function).
+        config: hyper-parameters; not modified (the vocabulary size is set on a copy).
+        out: the model folder: weights, vocabulary, `config.json`, `training.json` and `checkpoint.pt`.
+        score_epoch: (valid query vectors, valid code vectors) -> score, higher is better; the history
+            and metadata record it as `valid_mrr_csn` (the pipeline passes `evaluation.dense.csn_mrr`).
+
+    Example:
+        >>> encoder, metadata = train_encoder(pairs, valid, TrainConfig(epochs=2), Path("models/tiny"),
+        ...                                   score_epoch=csn_mrr)
+    """
+    seed_everything(config.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    train_q, train_c = tokenize_pairs(train_pairs, config.encoder)
+    vocab = folder_vocab(out / "vocab.json", (*train_q, *train_c), config)
+    config = replace(config, encoder=replace(config.encoder, vocab_size=len(vocab)))  # the caller's stays as it was
+    train = to_ids(vocab, train_q, train_c)
+    valid = to_ids(vocab, *tokenize_pairs(valid_pairs, config.encoder))
+
+    model = DualEncoder(config.encoder)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / max(1, config.warmup_steps))
+    )
+    checkpoint = out / "checkpoint.pt"
+    state = resume(checkpoint, config, model, optimizer, scheduler, echo)
+    encoder = Encoder(model, vocab, name=out.name, path=out)
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
-        model.train()
-        order = np.random.default_rng(config.seed + epoch).permutation(len(train.queries))
-        losses = []
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not progress)
-        for step in bar:
-            chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
-            loss = model.loss(pad([train.queries[i] for i in chosen]), pad([train.codes[i] for i in chosen]))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        losses = train_epoch(model, optimizer, scheduler, train, config, epoch, progress)
         model.eval()
-        mrr = valid_csn_mrr(encoder, valid)
+        mrr = valid_score(encoder, valid, score_epoch)
         state["history"].append({"epoch": epoch, "loss": float(np.mean(losses)), "valid_mrr_csn": mrr})
         echo(f"epoch {epoch}: train loss {np.mean(losses):.4f}, valid CSN MRR {mrr:.4f}")
         if mrr > state["best_mrr"]:
@@ -162,6 +198,5 @@ def train_encoder(
         "history": state["history"],
         "train_seconds": round(time.monotonic() - started, 1),
     }
-    encoder.save(out, metadata)
-    (out / "config.json").write_text(json.dumps(config.encoder.to_dict(), indent=2))
+    encoder.save(out, metadata)  # config.json is `config.encoder`, the model's own config
     return encoder, metadata

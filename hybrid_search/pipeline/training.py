@@ -77,7 +77,9 @@ def run_training(
     data = load_training_data(folder)
     echo(describe_filters(data))
     pairs = data.train_pairs[:max_pairs] if max_pairs else data.train_pairs
-    encoder, metadata = train_encoder(pairs, data.valid_queries, config, out, progress=progress, echo=echo)
+    encoder, metadata = train_encoder(
+        pairs, data.valid_queries, config, out, score_epoch=csn_mrr, progress=progress, echo=echo
+    )
     metadata["valid"] = evaluate_on_valid_pool(encoder, data)
     metadata["filters_removed"] = dict(data.removed)
     (out / "training.json").write_text(json.dumps(metadata, indent=2))

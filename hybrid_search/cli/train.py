@@ -32,15 +32,31 @@ from hybrid_search.cli.common import Context, data_option, progress_option, reso
 @click.option("--max-pairs", type=click.IntRange(1), default=None, help="Train on the first N pairs only.")
 @click.option("--seed", default=13, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch threads [default: all cores].")
+@click.option("--retrain", is_flag=True, help="Train again from scratch even if the folder holds a finished training.")
 @progress_option
 @click.pass_obj
 def train_cmd(
-    obj: Context, data, kind, out, epochs, batch_size, lr, dim, layers, max_code_len, max_pairs, seed, threads, progress
+    obj: Context,
+    data,
+    kind,
+    out,
+    epochs,
+    batch_size,
+    lr,
+    dim,
+    layers,
+    max_code_len,
+    max_pairs,
+    seed,
+    threads,
+    retrain,
+    progress,
 ):
     """Train a query/code encoder on (docstring, code) pairs of the train partition.
 
     Keeps the epoch with the best valid MRR (CodeSearchNet protocol), then scores it over the whole valid
-    pool. Interrupted? Run the same command again: it resumes from the last finished epoch.
+    pool. Interrupted? Run the same command again: it resumes from the last finished epoch. Already
+    trained with the same settings? It says so and does nothing (--retrain to train again).
     """
     import torch
 
@@ -60,6 +76,7 @@ def train_cmd(
             batch_size=batch_size,
             lr=lr,
             seed=seed,
+            retrain=retrain,
             progress=progress,
             echo=click.echo,
         )
@@ -72,7 +89,13 @@ def train_cmd(
         seed=seed,
     )
     run_training(
-        folder, config, out or obj.paths.models / kind, progress=progress, echo=click.echo, max_pairs=max_pairs
+        folder,
+        config,
+        out or obj.paths.models / kind,
+        retrain=retrain,
+        progress=progress,
+        echo=click.echo,
+        max_pairs=max_pairs,
     )
 
 

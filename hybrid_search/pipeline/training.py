@@ -1,8 +1,12 @@
-"""`hybrid train` and `hybrid data pairs`: read the corpus once, build pairs, train, score on valid."""
+"""`hybrid train` and `hybrid data pairs`: read the corpus once, build pairs, train, score on valid.
+
+Here the encoder meets the evaluation: training picks its best epoch by CodeSearchNet's MRR. A model folder's
+training is finalised (`encoder/trained.py`) only after the valid evaluations, so an interrupted run is
+resumed, and a finished one with the same settings is not trained again unless `retrain` is asked.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from hybrid_search.data.pairs import FILTERS, Pair, make_pairs
 from hybrid_search.data.types import Function
 from hybrid_search.encoder import TextEncoder
 from hybrid_search.encoder.train import TrainConfig, train_encoder
+from hybrid_search.encoder.trained import begin_training, finish_training, finished_training
 from hybrid_search.evaluation.dense import csn_mrr, target_ranks
 from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
 from hybrid_search.pipeline.valid import sample_queries
@@ -53,12 +58,13 @@ def describe_filters(data: TrainingData) -> str:
 
 
 def evaluate_on_valid_pool(encoder: TextEncoder, data: TrainingData) -> dict:
-    """Exact-search MRR / recall@100 of each valid query's target among all valid functions, and encoding speed.
+    """Exact-search MRR / recall@100 of each valid query's target among all valid functions, and the speed of
+    encoding functions (timed alone, queries apart).
 
     The encoder never reads docstrings, so the pool needs no masking: the target's vector is the masked one.
     """
     started = time.perf_counter()
-    pool = encoder.encode_functions(data.valid_functions)
+    pool = encoder.encode_functions(data.valid_functions)  # (pool, dims); the only work the timer covers
     seconds = time.perf_counter() - started
     position = {f.url: i for i, f in enumerate(data.valid_functions)}
     targets = np.array([position[q.function.url] for q in data.valid_queries])
@@ -71,9 +77,36 @@ def evaluate_on_valid_pool(encoder: TextEncoder, data: TrainingData) -> dict:
     }
 
 
+def already_trained(out: Path, settings: dict, *, retrain: bool, echo=print) -> dict | None:
+    """The metadata of `out`'s complete training with `settings`, said in one line; None when it is to be trained."""
+    done = None if retrain else finished_training(out, settings)
+    if done is not None:
+        echo(
+            f"{out} is already trained ({settings['kind']}, valid CSN MRR {done['valid_mrr_csn']:.4f}); "
+            "--retrain to train again"
+        )
+    return done
+
+
 def run_training(
-    folder: Path, config: TrainConfig, out: Path, progress: bool = True, echo=print, max_pairs: int | None = None
+    folder: Path,
+    config: TrainConfig,
+    out: Path,
+    *,
+    retrain: bool = False,
+    progress: bool = True,
+    echo=print,
+    max_pairs: int | None = None,
 ) -> dict:
+    """Train one of our encoders into `out`, keep its best epoch (valid CSN MRR), score it on the valid pool.
+
+    Does nothing when `out` already holds a complete training with the same settings (unless `retrain`);
+    an interrupted one resumes from its checkpoint; `retrain` starts over.
+    """
+    settings = {"kind": config.encoder.kind, "train": config.to_dict(), "max_pairs": max_pairs}
+    if (done := already_trained(out, settings, retrain=retrain, echo=echo)) is not None:
+        return done
+    begin_training(out, fresh=retrain, leftovers=("checkpoint.pt", "vocab.json"))
     data = load_training_data(folder)
     echo(describe_filters(data))
     pairs = data.train_pairs[:max_pairs] if max_pairs else data.train_pairs
@@ -82,7 +115,7 @@ def run_training(
     )
     metadata["valid"] = evaluate_on_valid_pool(encoder, data)
     metadata["filters_removed"] = dict(data.removed)
-    (out / "training.json").write_text(json.dumps(metadata, indent=2))
+    metadata = finish_training(out, metadata, settings)  # last: until here the folder's training is unfinished
     valid = metadata["valid"]
     echo(
         f"{out.name}: valid CSN MRR {metadata['valid_mrr_csn']:.4f}, pool MRR {valid['mrr_pool']:.4f}, "
@@ -92,49 +125,60 @@ def run_training(
     return metadata
 
 
-def csn_mrr_of(encoder, queries: list[Pair]) -> float:
-    """CodeSearchNet's MRR for any encoder: each query against the 999 other targets of its batch."""
-    return csn_mrr(
-        encoder.encode_queries([p.query for p in queries]), encoder.encode_functions([p.function for p in queries])
-    )
+def csn_scores(encoder: TextEncoder, queries: list[Pair]) -> tuple[float, float]:
+    """CodeSearchNet's MRR for any encoder (each query against the 999 other targets of its batch), and its
+    speed encoding the targets' functions (functions/s, timed apart from the queries)."""
+    query_vectors = encoder.encode_queries([p.query for p in queries])
+    started = time.perf_counter()
+    code_vectors = encoder.encode_functions([p.function for p in queries])  # the only work the timer covers
+    seconds = time.perf_counter() - started
+    return csn_mrr(query_vectors, code_vectors), len(queries) / seconds
 
 
 def run_minilm(
     folder: Path,
     out: Path,
+    *,
     max_pairs: int,
     epochs: int,
     batch_size: int,
     lr: float,
     seed: int,
+    retrain: bool = False,
     progress: bool = True,
     echo=print,
 ) -> dict:
-    """Zero-shot valid MRR of all-MiniLM-L6-v2, then a budgeted fine-tune on a seeded sample of train pairs."""
+    """Zero-shot valid MRR of all-MiniLM-L6-v2, then a budgeted fine-tune on a seeded sample of train pairs.
+
+    The same completion rule as `run_training`: a complete fine-tune with the same settings is not redone.
+    """
     import random
 
     from hybrid_search.encoder.minilm import MiniLMEncoder, packaged_model_path
 
+    settings = {
+        "kind": "minilm",
+        "max_pairs": max_pairs,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+    }
+    if (done := already_trained(out, settings, retrain=retrain, echo=echo)) is not None:
+        return done
+    begin_training(out)
     data = load_training_data(folder)
     echo(describe_filters(data))
     encoder = MiniLMEncoder(packaged_model_path())  # the zero-shot weights, fine-tuned below
-    started = time.perf_counter()
-    zero_shot = csn_mrr_of(encoder, data.valid_queries)
-    rate = 2 * len(data.valid_queries) / (time.perf_counter() - started)
-    echo(f"zero-shot MiniLM: valid CSN MRR {zero_shot:.4f} ({rate:.0f} texts/s)")
+    zero_shot, rate = csn_scores(encoder, data.valid_queries)
+    echo(f"zero-shot MiniLM: valid CSN MRR {zero_shot:.4f} ({rate:.0f} functions/s)")
     pairs = random.Random(seed).sample(data.train_pairs, min(max_pairs, len(data.train_pairs)))
     metadata = encoder.fine_tune(
         pairs, out, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress, echo=echo
     )
-    started = time.perf_counter()
-    tuned = csn_mrr_of(encoder, data.valid_queries)
-    seconds = time.perf_counter() - started
-    metadata.update(
-        valid_mrr_csn=tuned,
-        zero_shot_valid_mrr_csn=zero_shot,
-        encode_functions_per_s=round(len(data.valid_queries) / seconds, 1),
-    )
-    (out / "training.json").write_text(json.dumps(metadata, indent=2))
+    tuned, rate = csn_scores(encoder, data.valid_queries)
+    metadata.update(valid_mrr_csn=tuned, zero_shot_valid_mrr_csn=zero_shot, encode_functions_per_s=round(rate, 1))
+    metadata = finish_training(out, metadata, settings)  # last: until here the folder's training is unfinished
     echo(
         f"fine-tuned MiniLM ({len(pairs)} pairs, {epochs} epoch(s), {metadata['train_seconds']:.0f}s): "
         f"valid CSN MRR {tuned:.4f} vs zero-shot {zero_shot:.4f}; saved to {out}"

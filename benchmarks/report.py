@@ -91,8 +91,7 @@ def latency_sections(table: Table, scales: list[dict]) -> list[str]:
     lines += [table.row(name, lambda s, n=name: _p(s["took_ms"][n])) for name in first["took_ms"]]
     lines += table.section("Queries per second (1 / 4 concurrent clients, k 10; rerank's cache warm by then)")
     lines += [
-        table.row(name, lambda s, n=name: " / ".join(f"{v:.1f}" for v in s["qps"][n].values()))
-        for name in first["qps"]
+        table.row(name, lambda s, n=name: " / ".join(f"{v:.1f}" for v in s["qps"][n].values())) for name in first["qps"]
     ]
     return lines
 

@@ -87,13 +87,15 @@ def test_every_kind_gives_unit_vectors_ignoring_padding(kind):
     assert torch.allclose(vectors[0], unpadded[0], atol=1e-5)
 
 
-def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained, monkeypatch):
+def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained, paths):
     from helpers import write_jsonl_gz
 
     from hybrid_search.pipeline.build import build_index
     from hybrid_search.retrieval import available_modes
     from hybrid_search.retrieval.dense import DenseRetriever
-    from hybrid_search.retrieval.hybrid import FusionParams, HybridRetriever
+    from hybrid_search.retrieval.hybrid import HybridRetriever
+    from hybrid_search.retrieval.lexical import LexicalRetriever
+    from hybrid_search.retrieval.params import DenseParams, FusionParams, RerankParams
 
     pairs, encoder, _, _ = trained
     records = pair_records(pairs, partition="train")
@@ -101,32 +103,35 @@ def test_knn_search_in_elasticsearch(es, tmp_path, index_name, trained, monkeypa
     report = build_index(es, tmp_path, index_name, progress=False, encoder=encoder)
     assert es.count(index=index_name)["count"] == len(pairs)
     # rerank is offered only once its re-ranker exists (none in this empty models folder).
-    monkeypatch.setenv("HYBRID_MODELS", str(tmp_path / "no-models"))
-    assert available_modes(es, index_name) == ["baseline", "lexical", "dense", "hybrid"]
-    retriever = DenseRetriever(es, index_name, encoder=encoder, num_candidates=50)
-    found = sum(retriever.search(p.query, k=1)[0].url == p.function.url for p in pairs)
+    assert available_modes(es, index_name, paths=paths) == ["baseline", "lexical", "dense", "hybrid"]
+    retriever = DenseRetriever(es, index_name, encoder=encoder, params=DenseParams(num_candidates=50))
+    found = sum(retriever.search(p.query, k=1).hits[0].url == p.function.url for p in pairs)
     assert found >= 0.9 * len(pairs)
     # kNN agrees with exact search over the same vectors for the top hit.
     exact = encoder.encode_functions([p.function for p in pairs])
     query = encoder.encode_queries([pairs[3].query])[0]
-    assert retriever.search(pairs[3].query, k=1)[0].url == pairs[int((exact @ query).argmax())].function.url
+    assert retriever.search(pairs[3].query, k=1).hits[0].url == pairs[int((exact @ query).argmax())].function.url
     assert report.index.startswith(index_name)
     # Hybrid fuses both lists: every query still finds its function first.
-    hybrid = HybridRetriever(es, index_name, params=FusionParams("rrf", depth=20), encoder=encoder)
-    hits = [hybrid.search(p.query, k=5) for p in pairs]
+    hybrid = HybridRetriever(LexicalRetriever(es, index_name), retriever, params=FusionParams("rrf", depth=20))
+    hits = [hybrid.search(p.query, k=5).hits for p in pairs]
     assert sum(h[0].url == p.function.url for h, p in zip(hits, pairs)) >= 0.9 * len(pairs)
     assert all(len(h) == 5 and h[0].score >= h[-1].score for h in hits)
     # Rerank re-orders the hybrid head only; the tail keeps the first-stage order.
-    from hybrid_search.retrieval.rerank import RerankRetriever
+    from hybrid_search.encoder.resolve import load_reranker
+    from hybrid_search.retrieval.rerank import Reranker, RerankRetriever
 
-    rerank = RerankRetriever(es, index_name, params={"model": "minilm", "candidates": 5, "first_stage_weight": 0.5})
-    first = rerank.first_stage.search(pairs[0].query, k=8)
-    again = rerank.search(pairs[0].query, k=8)
+    reranker = Reranker(load_reranker("minilm", models=paths.models), paths.cache)
+    rerank = RerankRetriever(
+        hybrid, reranker, params=RerankParams(model="minilm", candidates=5, first_stage_weight=0.5)
+    )
+    first = rerank.first_stage.search(pairs[0].query, k=8).hits
+    again = rerank.search(pairs[0].query, k=8).hits
     assert {h.doc_id for h in again[:5]} == {h.doc_id for h in first[:5]}
     assert [h.doc_id for h in again[5:]] == [h.doc_id for h in first[5:]]
 
 
-def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name, trained):
+def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name, trained, paths):
     from helpers import write_jsonl_gz
 
     from hybrid_search.pipeline.build import build_index
@@ -138,12 +143,17 @@ def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name,
     encoder = Encoder.load(model_dir)
     write_jsonl_gz(tmp_path / "data" / "corpus" / "f.jsonl.gz", pair_records(pairs[:8]))
     build_index(es, tmp_path / "data", index_name, progress=False, encoder=encoder)
-    assert DenseRetriever(es, index_name).encoder.path == model_dir  # found through the index's _meta
+    from hybrid_search.es.indexing import index_meta
+
+    def from_index():
+        return DenseRetriever.from_index(es, index_name, meta=index_meta(es, index_name), paths=paths)
+
+    assert from_index().encoder.path == model_dir  # found through the index's _meta
     state = torch.load(model_dir / "model.pt", weights_only=True)
     state["embedding.weight"] += 1.0
     torch.save(state, model_dir / "model.pt")
     with pytest.raises(HybridError, match="other weights"):
-        DenseRetriever(es, index_name)
+        from_index()
 
 
 # ---------------------------------------------------------------- the encoder API

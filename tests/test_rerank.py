@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from hybrid_search.encoder.resolve import load_reranker
 from hybrid_search.retrieval.base import Hit
-from hybrid_search.retrieval.rerank import EmbeddingCache, Reranker
+from hybrid_search.retrieval.rerank import EmbeddingCache, Reranker, rerank
 
 
 def hit(doc_id, name, code, score):
@@ -13,7 +14,27 @@ def hit(doc_id, name, code, score):
 
 @pytest.fixture(scope="module")
 def reranker(tmp_path_factory):
-    return Reranker("minilm", cache_dir=tmp_path_factory.mktemp("cache"))
+    return Reranker(load_reranker("minilm", models=tmp_path_factory.mktemp("models")), tmp_path_factory.mktemp("cache"))
+
+
+def rescore(reranker, text, hits, weight):
+    """The hits re-ranked as the retriever does it: `rerank` over the re-ranker's similarities."""
+    by_id = {h.doc_id: h for h in hits}
+    ranked = rerank(
+        [(h.doc_id, h.score) for h in hits], reranker.similarities(text, hits), candidates=len(hits), weight=weight
+    )
+    return [by_id[d] for d, _ in ranked]
+
+
+def test_rerank_rescores_the_head_and_keeps_the_tail_order():
+    first = [("a", 9.0), ("b", 8.0), ("c", 7.0), ("d", 6.0), ("e", 5.0)]
+    similarity = {"a": 0.1, "b": 0.2, "c": 0.9}
+    ranked = rerank(first, similarity, candidates=3, weight=0.0)
+    assert [d for d, _ in ranked] == ["c", "b", "a", "d", "e"]  # head by similarity alone, tail as it was
+    assert rerank(first, similarity, candidates=3, weight=1.0)[:3] == [("a", 1.0), ("b", 0.5), ("c", 0.0)]
+    # w * minmax(first) + (1 - w) * similarity
+    mixed = dict(rerank(first, similarity, candidates=3, weight=0.5))
+    assert mixed["b"] == pytest.approx(0.5 * 0.5 + 0.5 * 0.2) and mixed["e"] == 5.0
 
 
 def test_cache_round_trip(tmp_path):
@@ -29,11 +50,11 @@ def test_minilm_moves_the_matching_function_up_and_caches_it(reranker):
         hit("2", "load_csv", "def load_csv(path):\n    return pandas.read_csv(path)", 1.0),
         hit("3", "resize_image", "def resize_image(img, w, h):\n    return img.resize((w, h))", 2.0),
     ]
-    reranked = reranker.rescore("read a csv file into a dataframe", hits, first_stage_weight=0.0)
+    reranked = rescore(reranker, "read a csv file into a dataframe", hits, 0.0)
     assert reranked[0].doc_id == "2" and sorted(h.doc_id for h in reranked) == ["1", "2", "3"]
     assert set(reranker.cache.get_many(["1", "2", "3"])) == {"1", "2", "3"}
     # First-stage weight 1 keeps the first-stage order.
-    assert [h.doc_id for h in reranker.rescore("read a csv file", hits, first_stage_weight=1.0)] == ["1", "3", "2"]
+    assert [h.doc_id for h in rescore(reranker, "read a csv file", hits, 1.0)] == ["1", "3", "2"]
     # Cached vectors are the ones the model computes.
     fresh = reranker.encoder.encode_functions([reranker_function(h) for h in hits])
     assert np.allclose(reranker.code_vectors(hits), fresh, atol=1e-5)
@@ -46,12 +67,12 @@ def reranker_function(h):
 
 
 def test_int8_reranker_keeps_the_ranking_and_its_own_cache(reranker, tmp_path):
-    quantized = Reranker("minilm", int8=True, cache_dir=tmp_path)
+    quantized = Reranker(load_reranker("minilm", models=tmp_path, int8=True), tmp_path)
     hits = [
         hit("1", "send_email", "def send_email(to, body):\n    smtp.sendmail(to, body)", 1.0),
         hit("2", "load_csv", "def load_csv(path):\n    return pandas.read_csv(path)", 1.0),
     ]
-    assert quantized.rescore("read a csv file into a dataframe", hits, first_stage_weight=0.0)[0].doc_id == "2"
+    assert rescore(quantized, "read a csv file into a dataframe", hits, 0.0)[0].doc_id == "2"
     full, int8 = reranker.code_vectors(hits), quantized.code_vectors(hits)
     assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-4)
     assert not np.allclose(full, int8, atol=1e-5)  # the weights really are quantised

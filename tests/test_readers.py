@@ -5,6 +5,7 @@ import pickle
 import pytest
 from helpers import SHARED, make_function, write_jsonl_gz
 
+from hybrid_search import HybridError
 from hybrid_search.data.corpus import DataError, ReadReport, corpus_files, read_corpus, read_jsonl
 
 
@@ -117,3 +118,14 @@ def test_shared_shard_first_records_parse():
     functions = [f for _, f in zip(range(200), read_jsonl(path, report))]
     assert len(functions) == 200 and report.skipped == 0
     assert all(f.url.startswith("https://github.com/") and f.partition in {"train", "valid", "test"} for f in functions)
+
+
+def test_a_damaged_download_is_one_line_and_nothing_half_unpacked(tmp_path):
+    from hybrid_search.data.download import download_official
+
+    for name in ("queries.csv", "annotationStore.csv"):
+        (tmp_path / name).write_text("already here\n")
+    (tmp_path / "python.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(HybridError, match=r"python.zip is damaged .*delete it and run the command again"):
+        download_official(tmp_path, echo=lambda *_: None)
+    assert not (tmp_path / "python").exists()

@@ -23,11 +23,41 @@ from hybrid_search.cli.common import (
 )
 
 
-def tune_options(function):
-    """The options every tuner shares."""
-    for option in reversed((data_option, seed_option, write_option, progress_option)):
-        function = option(function)
-    return function
+def tune_options(default_queries: int, max_queries: int, queries_help: str, valid_index: bool = True):
+    """The options every tuner shares (dense searches the live index itself, so it has no --valid-index)."""
+    shared = (
+        data_option,
+        queries_option(default_queries, max_queries, queries_help),
+        seed_option,
+        *([valid_index_option] if valid_index else []),
+        write_option,
+        progress_option,
+    )
+
+    def decorate(function):
+        for option in reversed(shared):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def tune_run(obj: Context, data, n_queries, seed, write, progress, valid_index=None):
+    """The shared arguments of one tuner run, bound to the alias given by --index."""
+    from hybrid_search.pipeline.tuning.common import TuneRun
+
+    return TuneRun(
+        client=obj.client(request_timeout=120),
+        folder=resolve_data(data),
+        paths=obj.paths,
+        alias=obj.index,
+        n_queries=n_queries,
+        seed=seed,
+        valid_index=valid_index or f"{obj.index}-valid",
+        write=write,
+        progress=progress,
+        echo=click.echo,
+    )
 
 
 @click.group("tune")
@@ -36,84 +66,45 @@ def tune():
 
 
 @tune.command("lexical")
-@tune_options
-@queries_option(1000, 100000, "Valid docstring queries to sample.")
-@valid_index_option
+@tune_options(1000, 100000, "Valid docstring queries to sample.")
 @click.pass_obj
-def tune_lexical_cmd(obj: Context, data, seed, write, progress, n_queries, valid_index):
+def tune_lexical_cmd(obj: Context, **shared):
     """Lexical field boosts by MRR on valid docstring queries (the target's docstring masked)."""
     from hybrid_search.pipeline.tuning.lexical import tune_lexical
 
-    tune_lexical(
-        obj.client(request_timeout=120),
-        resolve_data(data),
-        paths=obj.paths,
-        alias=obj.index,
-        n_queries=n_queries,
-        seed=seed,
-        valid_index=valid_index or f"{obj.index}-valid",
-        write=write,
-        progress=progress,
-        echo=click.echo,
-    )
+    tune_lexical(tune_run(obj, **shared))
 
 
 @tune.command("dense")
-@tune_options
-@queries_option(1000, 100000, "Valid docstring queries to sample.")
+@tune_options(1000, 100000, "Valid docstring queries to sample.", valid_index=False)
 @click.option("--target-recall", type=click.FloatRange(0, 1), default=0.98, show_default=True)
 @click.pass_obj
-def tune_dense_cmd(obj: Context, data, seed, write, progress, n_queries, target_recall):
+def tune_dense_cmd(obj: Context, target_recall, **shared):
     """kNN num_candidates: the smallest whose HNSW recall@100 against exact search over the same vectors reaches
     --target-recall, on valid queries over the live index."""
     from hybrid_search.pipeline.tuning.dense import tune_dense
 
-    client = obj.client(request_timeout=120)
-    obj.require_index(client)
-    tune_dense(
-        client,
-        resolve_data(data),
-        paths=obj.paths,
-        alias=obj.index,
-        n_queries=n_queries,
-        seed=seed,
-        write=write,
-        target_recall=target_recall,
-        echo=click.echo,
-    )
+    run = tune_run(obj, **shared)
+    obj.require_index(run.client)
+    tune_dense(run, target_recall=target_recall)
 
 
 @tune.command("hybrid")
-@tune_options
-@queries_option(1000, 100000, "Valid docstring queries to sample.")
+@tune_options(1000, 100000, "Valid docstring queries to sample.")
 @encoder_option("Encoder of the dense half [default: the one that made the live index's vectors].")
-@valid_index_option
 @click.pass_obj
-def tune_hybrid_cmd(obj: Context, data, seed, write, progress, n_queries, encoder, valid_index):
+def tune_hybrid_cmd(obj: Context, encoder, **shared):
     """Fusion method, weights and depth for mode hybrid, by pool MRR on valid docstring queries."""
     from hybrid_search.pipeline.tuning.hybrid import tune_hybrid
     from hybrid_search.retrieval.tuned import load_choice
 
-    client = obj.client(request_timeout=120)
-    tune_hybrid(
-        client,
-        resolve_data(data),
-        tuning_encoder(obj, client, encoder),
-        paths=obj.paths,
-        alias=obj.index,
-        lexical_params=load_choice(obj.paths.tuned, obj.index, "lexical").params,
-        n_queries=n_queries,
-        seed=seed,
-        valid_index=valid_index or f"{obj.index}-valid",
-        write=write,
-        progress=progress,
-        echo=click.echo,
-    )
+    run = tune_run(obj, **shared)
+    lexical = load_choice(obj.paths.tuned, obj.index, "lexical").params
+    tune_hybrid(run, tuning_encoder(obj, run.client, encoder), lexical)
 
 
 @tune.command("rerank")
-@tune_options
-@queries_option(200, 1000, "Valid queries to re-rank (MiniLM embeds ~50 functions/s on a CPU).")
+@tune_options(200, 1000, "Valid queries to re-rank (MiniLM embeds ~50 functions/s on a CPU).")
 @encoder_option("Encoder of the first stage's dense half [default: the one that made the live index's vectors].")
 @click.option(
     "--models",
@@ -128,29 +119,19 @@ def tune_hybrid_cmd(obj: Context, data, seed, write, progress, n_queries, encode
     show_default=True,
     help="Max cold-cache milliseconds per query a setting may cost (K x embedding time + query).",
 )
-@valid_index_option
 @click.pass_obj
-def tune_rerank_cmd(obj: Context, data, seed, write, progress, n_queries, encoder, models, latency_budget, valid_index):
+def tune_rerank_cmd(obj: Context, encoder, models, latency_budget, **shared):
     """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries."""
     from hybrid_search.pipeline.tuning.rerank import tune_rerank
     from hybrid_search.retrieval.tuned import load_choice
 
-    client = obj.client(request_timeout=120)
+    run = tune_run(obj, **shared)
     tune_rerank(
-        client,
-        resolve_data(data),
-        tuning_encoder(obj, client, encoder),
+        run,
+        tuning_encoder(obj, run.client, encoder),
         comma_list(models) or ["minilm"],
-        paths=obj.paths,
-        alias=obj.index,
         lexical_params=load_choice(obj.paths.tuned, obj.index, "lexical").params,
         fusion_params=load_choice(obj.paths.tuned, obj.index, "hybrid").params,
-        n_rerank=n_queries,
-        seed=seed,
-        valid_index=valid_index or f"{obj.index}-valid",
-        write=write,
-        progress=progress,
-        echo=click.echo,
         latency_budget_ms=latency_budget,
     )
 

@@ -36,7 +36,14 @@ def download_official(target: Path, echo=print) -> Path:
     archive = target / "python.zip"
     _fetch(PYTHON_ZIP, archive, echo)
     if not (target / "python").exists():
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(target)
+        staging = target / "python.unpacking"  # renamed into place only when whole, so a re-run redoes it
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(staging)
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise HybridError(f"{archive} is damaged ({exc}); delete it and run the command again") from None
+        (staging / "python").rename(target / "python")
+        shutil.rmtree(staging)
     echo(f"done: use --data {target}")
     return target

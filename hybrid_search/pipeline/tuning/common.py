@@ -25,6 +25,48 @@ from hybrid_search.retrieval.tuned import Choice, save_choice
 Echo = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class TuneRun:
+    """What every tuner is given: where to search, which valid queries, and where the choice goes."""
+
+    client: Elasticsearch
+    folder: Path  # the data folder whose valid partition gives the queries
+    paths: Paths
+    alias: str  # the choice is stored for this alias
+    n_queries: int
+    seed: int
+    valid_index: str
+    write: bool = True
+    progress: bool = True
+    echo: Echo = print
+
+    def record(self, mode: str, params: Params, *, made_for: dict, valid_scores: dict, summary: dict) -> dict:
+        return record_choice(
+            self.paths,
+            self.alias,
+            mode,
+            params,
+            made_for=made_for,
+            valid_scores=valid_scores,
+            summary=summary,
+            write=self.write,
+            echo=self.echo,
+        )
+
+    def first_stage(self, encoder, *, depth: int, lexical_params=None, n_queries: int | None = None) -> ValidRuns:
+        return valid_first_stage(
+            self.client,
+            self.folder,
+            encoder,
+            n_queries=n_queries or self.n_queries,
+            seed=self.seed,
+            valid_index=self.valid_index,
+            depth=depth,
+            lexical_params=lexical_params,
+            progress=self.progress,
+        )
+
+
 def corpus_fingerprint(folder: Path) -> str:
     """The corpus files' fingerprint, as the index build records it in `_meta.build.files`."""
     from hybrid_search.pipeline.build import source_fingerprint

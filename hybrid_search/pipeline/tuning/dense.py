@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
-from elasticsearch import Elasticsearch
 
-from hybrid_search.config import Paths
 from hybrid_search.data.annotations import annotated_urls
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.es.indexing import index_meta
 from hybrid_search.es.queries import knn_search
 from hybrid_search.pipeline import valid
-from hybrid_search.pipeline.tuning.common import Echo, encoder_identity, record_choice
+from hybrid_search.pipeline.tuning.common import TuneRun, encoder_identity
 from hybrid_search.retrieval.dense import index_encoder
 from hybrid_search.retrieval.exact import top_k
 from hybrid_search.retrieval.params import DenseParams
@@ -23,28 +20,18 @@ from hybrid_search.retrieval.params import DenseParams
 CANDIDATES = (100, 200, 400, 800, 1600)
 
 
-def tune_dense(
-    client: Elasticsearch,
-    folder: Path,
-    *,
-    paths: Paths,
-    alias: str,
-    n_queries: int,
-    seed: int,
-    write: bool,
-    target_recall: float = 0.98,
-    echo: Echo = print,
-) -> dict:
+def tune_dense(run: TuneRun, target_recall: float = 0.98) -> dict:
     """The smallest `num_candidates` whose HNSW top-100 recall against exact search over the same vectors
     reaches `target_recall`, on valid docstring queries over the whole live index."""
+    client, folder, alias, echo = run.client, run.folder, run.alias, run.echo
     meta = index_meta(client, alias)
-    encoder = index_encoder(meta, alias, models=paths.models)
+    encoder = index_encoder(meta, alias, models=run.paths.models)
     functions = list(read_corpus(folder, ReadReport()))
     indexed = client.count(index=alias)["count"]
     if indexed != len(functions):
         echo(f"warning: {alias} holds {indexed:,} documents, the corpus {len(functions):,}")
     queries = valid.sample_queries(
-        [f for f in functions if f.partition == "valid"], n_queries, seed, annotated_urls(folder)
+        [f for f in functions if f.partition == "valid"], run.n_queries, run.seed, annotated_urls(folder)
     )
     echo(f"encoding {len(functions):,} functions for exact search ...")
     started = time.monotonic()
@@ -61,9 +48,7 @@ def tune_dense(
         )
     chosen = next((r for r in rows if r["recall_at_100"] >= target_recall), rows[-1])
     echo(f"chosen num_candidates {chosen['num_candidates']} (recall@100 {chosen['recall_at_100']:.4f})")
-    return record_choice(
-        paths,
-        alias,
+    return run.record(
         "dense",
         DenseParams(num_candidates=chosen["num_candidates"]),
         made_for={"corpus": meta.get("build", {}).get("files"), "encoder": encoder_identity(encoder)},
@@ -74,8 +59,6 @@ def tune_dense(
             "encode_functions_per_s": round(encode_rate, 1),
             "tried": rows,
         },
-        write=write,
-        echo=echo,
     )
 
 

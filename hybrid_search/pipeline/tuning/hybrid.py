@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from elasticsearch import Elasticsearch
-
-from hybrid_search.config import Paths
-from hybrid_search.pipeline.tuning.common import (
-    Echo,
-    corpus_fingerprint,
-    cut,
-    encoder_identity,
-    pool_scores,
-    record_choice,
-    valid_first_stage,
-)
+from hybrid_search.pipeline.tuning.common import TuneRun, corpus_fingerprint, cut, encoder_identity, pool_scores
 from hybrid_search.retrieval.params import FusionParams, LexicalParams
 
 
@@ -32,33 +19,10 @@ def hybrid_candidates() -> list[FusionParams]:
     return grid
 
 
-def tune_hybrid(
-    client: Elasticsearch,
-    folder: Path,
-    encoder,
-    *,
-    paths: Paths,
-    alias: str,
-    lexical_params: LexicalParams,
-    n_queries: int,
-    seed: int,
-    valid_index: str,
-    write: bool,
-    progress: bool = True,
-    echo: Echo = print,
-) -> dict:
+def tune_hybrid(run: TuneRun, encoder, lexical_params: LexicalParams) -> dict:
     grid = hybrid_candidates()
-    runs = valid_first_stage(
-        client,
-        folder,
-        encoder,
-        n_queries=n_queries,
-        seed=seed,
-        valid_index=valid_index,
-        depth=max(p.depth for p in grid),
-        lexical_params=lexical_params,
-        progress=progress,
-    )
+    runs = run.first_stage(encoder, depth=max(p.depth for p in grid), lexical_params=lexical_params)
+    echo = run.echo
     singles = {"lexical": pool_scores(runs.queries, runs.lexical), "dense": pool_scores(runs.queries, runs.dense)}
     for name, result in singles.items():
         echo(f"{name:<44} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}")
@@ -74,20 +38,16 @@ def tune_hybrid(
         if best_result is None or result["mrr_pool"] > best_result["mrr_pool"]:
             best, best_result = params, result
     echo(f"best: {best.to_dict()} pool MRR {best_result['mrr_pool']:.4f}")
-    return record_choice(
-        paths,
-        alias,
+    return run.record(
         "hybrid",
         best,
-        made_for={"corpus": corpus_fingerprint(folder), "encoder": encoder_identity(encoder)},
+        made_for={"corpus": corpus_fingerprint(run.folder), "encoder": encoder_identity(encoder)},
         valid_scores=best_result,
         summary={
             "valid": best_result,
             "single_modes": singles,
             "selected_by": "mrr_pool on valid docstring queries (target docstring masked for lexical)",
-            "protocol": {"queries": len(runs.queries), "seed": seed},
+            "protocol": {"queries": len(runs.queries), "seed": run.seed},
             "tried": tried,
         },
-        write=write,
-        echo=echo,
     )

@@ -6,13 +6,9 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
-from elasticsearch import Elasticsearch
-
-from hybrid_search.config import Paths
 from hybrid_search.pipeline import valid
-from hybrid_search.pipeline.tuning.common import Echo, corpus_fingerprint, record_choice, valid_queries
+from hybrid_search.pipeline.tuning.common import TuneRun, corpus_fingerprint, valid_queries
 from hybrid_search.retrieval.lexical import BaselineRetriever, LexicalRetriever
 from hybrid_search.retrieval.params import LexicalParams
 
@@ -61,22 +57,11 @@ def stages() -> list[Callable[[LexicalParams], list[LexicalParams]]]:
     ]
 
 
-def tune_lexical(
-    client: Elasticsearch,
-    folder: Path,
-    *,
-    paths: Paths,
-    alias: str,
-    n_queries: int,
-    seed: int,
-    valid_index: str,
-    write: bool,
-    progress: bool = True,
-    echo: Echo = print,
-) -> dict:
-    functions, queries = valid_queries(folder, n_queries, seed)
-    echo(f"valid partition: {len(functions):,} functions, {len(queries):,} docstring queries (seed {seed})")
-    valid.build_valid_index(client, valid_index, functions, queries, progress=progress)
+def tune_lexical(run: TuneRun) -> dict:
+    client, valid_index, echo = run.client, run.valid_index, run.echo
+    functions, queries = valid_queries(run.folder, run.n_queries, run.seed)
+    echo(f"valid partition: {len(functions):,} functions, {len(queries):,} docstring queries (seed {run.seed})")
+    valid.build_valid_index(client, valid_index, functions, queries, progress=run.progress)
 
     def score(retriever) -> dict:
         started = time.monotonic()
@@ -105,22 +90,18 @@ def tune_lexical(
                 best, best_result = params, result
     echo(f"best: {_describe(best)}  pool MRR {best_result['mrr_pool']:.4f}, CSN MRR {best_result['mrr_csn']:.4f}")
     scores = {k: best_result[k] for k in ("mrr_pool", "recall_at_100_pool", "mrr_csn")}
-    return record_choice(
-        paths,
-        alias,
+    return run.record(
         "lexical",
         best,
-        made_for={"corpus": corpus_fingerprint(folder)},
+        made_for={"corpus": corpus_fingerprint(run.folder)},
         valid_scores=scores,
         summary={
             "valid": scores,
             "selected_by": "mrr_pool on valid-partition docstring queries (target's docstring masked)",
             "fixed": {"docstring": "1.0 prior: not identifiable under masking (see pipeline/tuning/lexical.py)"},
-            "protocol": {"queries": len(queries), "seed": seed, "valid_functions": len(functions)},
+            "protocol": {"queries": len(queries), "seed": run.seed, "valid_functions": len(functions)},
             "tried": tried,
         },
-        write=write,
-        echo=echo,
     )
 
 

@@ -9,23 +9,19 @@ embedding rate plus the query's own encoding.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from elasticsearch import Elasticsearch
 from tqdm import tqdm
 
-from hybrid_search.config import Paths
+from hybrid_search import HybridError
 from hybrid_search.data.pairs import Pair
 from hybrid_search.data.types import Function
 from hybrid_search.pipeline.tuning.common import (
-    Echo,
+    TuneRun,
     ValidRuns,
     corpus_fingerprint,
     cut,
     encoder_identity,
     pool_scores,
-    record_choice,
-    valid_first_stage,
 )
 from hybrid_search.retrieval import fusion
 from hybrid_search.retrieval.base import Hit
@@ -37,76 +33,41 @@ FIRST_STAGE_QUERIES = 1000  # the valid sample the first stage is built for (the
 
 
 def tune_rerank(
-    client: Elasticsearch,
-    folder: Path,
+    run: TuneRun,
     encoder,
     models: list[str],
     *,
-    paths: Paths,
-    alias: str,
     lexical_params: LexicalParams,
     fusion_params: FusionParams,
-    n_rerank: int,
-    seed: int,
-    valid_index: str,
-    write: bool,
-    progress: bool = True,
-    echo: Echo = print,
     latency_budget_ms: float = 500.0,
 ) -> dict:
+    """`run.n_queries` is how many of the first stage's valid queries are re-ranked."""
     from hybrid_search.encoder.resolve import load_reranker
 
-    runs = valid_first_stage(
-        client,
-        folder,
-        encoder,
-        n_queries=FIRST_STAGE_QUERIES,
-        seed=seed,
-        valid_index=valid_index,
-        depth=fusion_params.depth,
-        lexical_params=lexical_params,
-        progress=progress,
+    runs = run.first_stage(
+        encoder, depth=fusion_params.depth, lexical_params=lexical_params, n_queries=FIRST_STAGE_QUERIES
     )
+    n_rerank, echo, paths = run.n_queries, run.echo, run.paths
     queries = runs.queries[:n_rerank]
     lexical, dense = cut(runs.lexical[:n_rerank], fusion_params.depth), cut(runs.dense[:n_rerank], fusion_params.depth)
     first = [fusion.top(fusion_params.fuse(lex, den), max(DEPTHS)) for lex, den in zip(lexical, dense)]
     reference = pool_scores(queries, first)
     echo(f"hybrid (no re-ranking), {len(queries)} queries: pool MRR {reference['mrr_pool']:.4f}")
-    tried, best, best_result = [], None, None
+    tried: list[dict] = []
     for model, int8 in ((m, q) for m in models for q in (False, True)):
         reranker = Reranker(load_reranker(model, models=paths.models, int8=int8), paths.cache)
-        label = f"{model}{' int8' if int8 else ''}"
-        per_function_ms, per_query_ms = _cold_costs(reranker, runs, first, queries)
-        echo(f"{label}: cold cost {per_function_ms:.1f} ms per candidate + {per_query_ms:.1f} ms per query")
-        similarities = [
-            reranker.similarities(query.query, [_hit(runs.functions[d], d, s) for d, s in ranked])
-            for query, ranked in zip(tqdm(queries, desc=f"embedding candidates ({label})", disable=not progress), first)
-        ]
-        for depth in DEPTHS:
-            for weight in WEIGHTS:
-                reranked = [
-                    rerank(ranked, sims, candidates=depth, weight=weight) for ranked, sims in zip(first, similarities)
-                ]
-                result = pool_scores(queries, reranked)
-                result["cold_ms_estimate"] = round(depth * per_function_ms + per_query_ms, 1)
-                params = RerankParams(
-                    model=reranker.encoder.name, int8=int8, candidates=depth, first_stage_weight=weight
-                )
-                tried.append({"params": params.to_dict(), **result})
-                fits = result["cold_ms_estimate"] <= latency_budget_ms
-                echo(
-                    f"{label:<17} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}   "
-                    f"cold ~{result['cold_ms_estimate']:.0f} ms{'' if fits else ' (over budget)'}"
-                )
-                if fits and (best_result is None or result["mrr_pool"] > best_result["mrr_pool"]):
-                    best, best_result = params, result
+        tried += _grid_for(reranker, runs, first, queries, run.progress, echo, latency_budget_ms)
+    eligible = [t for t in tried if t["fits"]]
+    if not eligible:
+        raise HybridError(f"no re-ranker setting fits {latency_budget_ms:g} ms cold; raise --latency-budget")
+    best_row = max(eligible, key=lambda t: t["mrr_pool"])  # the first of equals, as the grid runs
+    best = RerankParams(**best_row["params"])
+    best_result = {k: v for k, v in best_row.items() if k not in ("params", "fits")}
     echo(f"best: {best.to_dict()} pool MRR {best_result['mrr_pool']:.4f} (hybrid alone {reference['mrr_pool']:.4f})")
-    return record_choice(
-        paths,
-        alias,
+    return run.record(
         "rerank",
         best,
-        made_for={"corpus": corpus_fingerprint(folder), "encoder": encoder_identity(encoder)},
+        made_for={"corpus": corpus_fingerprint(run.folder), "encoder": encoder_identity(encoder)},
         valid_scores={**best_result, "queries": len(queries)},
         summary={
             "valid": best_result,
@@ -115,9 +76,36 @@ def tune_rerank(
             f"cold-cache cost is at most {latency_budget_ms:g} ms per query",
             "tried": tried,
         },
-        write=write,
-        echo=echo,
     )
+
+
+def _grid_for(reranker: Reranker, runs: ValidRuns, first: list, queries: list[Pair], progress, echo, budget) -> list:
+    """Every (K, weight) of one re-ranker: pool scores, cold-cost estimate, and whether it fits the budget."""
+    label = f"{reranker.encoder.name}{' int8' if reranker.encoder.int8 else ''}"
+    per_function_ms, per_query_ms = _cold_costs(reranker, runs, first, queries)
+    echo(f"{label}: cold cost {per_function_ms:.1f} ms per candidate + {per_query_ms:.1f} ms per query")
+    similarities = [
+        reranker.similarities(query.query, [_hit(runs.functions[d], d, s) for d, s in ranked])
+        for query, ranked in zip(tqdm(queries, desc=f"embedding candidates ({label})", disable=not progress), first)
+    ]
+    rows = []
+    for depth in DEPTHS:
+        for weight in WEIGHTS:
+            reranked = [
+                rerank(ranked, sims, candidates=depth, weight=weight) for ranked, sims in zip(first, similarities)
+            ]
+            result = pool_scores(queries, reranked)
+            result["cold_ms_estimate"] = round(depth * per_function_ms + per_query_ms, 1)
+            params = RerankParams(
+                model=reranker.encoder.name, int8=reranker.encoder.int8, candidates=depth, first_stage_weight=weight
+            )
+            fits = result["cold_ms_estimate"] <= budget
+            rows.append({"params": params.to_dict(), **result, "fits": fits})
+            echo(
+                f"{label:<17} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}   "
+                f"cold ~{result['cold_ms_estimate']:.0f} ms{'' if fits else ' (over budget)'}"
+            )
+    return rows
 
 
 def _hit(function: Function, doc_id: str, score: float) -> Hit:

@@ -57,7 +57,7 @@ def tiny_data(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
-    """A tiny attention-pooled encoder trained on `synthetic_pairs` (a few seconds): pairs, encoder, metadata, folder."""
+    """A tiny attention-pooled encoder trained on `synthetic_pairs` (seconds): pairs, encoder, metadata, folder."""
     from hybrid_search.encoder.models import EncoderConfig
     from hybrid_search.encoder.train import TrainConfig, train_encoder
     from hybrid_search.evaluation.dense import csn_mrr

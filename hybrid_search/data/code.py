@@ -6,12 +6,16 @@ import io
 import re
 import tokenize
 
-_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+# The parts of an identifier: camelCase humps, an upper-case run (split off before a capitalised word:
+# `HTTPServer` -> HTTP Server), lower-case runs, digit runs. The one definition, shared by the baseline's name
+# field, the encoders' tokeniser and the page's highlighting; it mirrors the ES code analyzer's
+# word_delimiter_graph except for that upper-case run, which ES keeps whole (tests/test_properties.py).
+IDENTIFIER_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 def name_subtokens(func_name: str) -> str:
     """`Class.readCsvFile_v2` -> `Class read Csv File v 2`: how CSN's baseline splits a function name."""
-    return " ".join(_CAMEL.findall(func_name))
+    return " ".join(IDENTIFIER_PARTS.findall(func_name))
 
 
 def first_paragraph(docstring: str) -> str:

@@ -62,7 +62,9 @@ class ReadReport:
 
 
 def function_from_record(record: dict, partition: str = "") -> Function:
-    """Map one CSN-style JSON record (shared shards or official splits) to a Function; KeyError/TypeError if unusable."""
+    """Map one CSN-style JSON record (shared shards or official splits) to a Function.
+
+    Raises KeyError or TypeError when the record is unusable."""
     missing = [name for name in REQUIRED_FIELDS if not isinstance(record.get(name), str) or not record.get(name)]
     code = record.get("code") if isinstance(record.get("code"), str) else record.get("original_string")
     if not isinstance(code, str) or not code:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 
+from hybrid_search.data.code import IDENTIFIER_PARTS as _PARTS
+
 _WORDS = re.compile(r"[A-Za-z0-9_.]+")
-_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 def subtokens(text: str, limit: int | None = None) -> list[str]:

@@ -19,14 +19,13 @@ from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES, _TokenType
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from hybrid_search.data.code import IDENTIFIER_PARTS
 from hybrid_search.es.queries import MARK_END, MARK_START
 
 CODE_CSS_SCOPE = ".code"
 PYGMENTS_STYLE = "friendly"
 SPAN = re.compile(f"{MARK_START}(.*?){MARK_END}", re.DOTALL)
 WORD = re.compile(r"[A-Za-z0-9]+")
-# Parts of a word as the code analyzer splits it: camelCase, HTTPServer, digits.
-SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _LEXER = PythonLexer(stripnl=False, ensurenl=False)
 
 
@@ -44,7 +43,7 @@ def matched_spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
         if word.group(0).lower() in terms:
             spans.append(word.span())
             continue
-        for part in SUBWORD.finditer(word.group(0)):
+        for part in IDENTIFIER_PARTS.finditer(word.group(0)):
             if part.group(0).lower() in terms:
                 spans.append((word.start() + part.start(), word.start() + part.end()))
     return spans

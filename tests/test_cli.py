@@ -123,4 +123,9 @@ def test_eval_runs_every_mode_end_to_end(run, tmp_path, trained, monkeypatch):
         assert modes[name]["ndcg_within"] > 0.9  # the tiny encoder learned these very pairs
         assert (out / name / "model_predictions.csv").exists()
     assert len((out / "per_query.csv").read_text().splitlines()) == 1 + 5 * len(queries)
+    # Per-stage diagnostics: each query's one relevant function, through hybrid's lexical, dense and fused lists.
+    stages = modes["rerank"]["stages"]["mean_relevant_found"]
+    assert stages["relevant"] == 1.0 and {"lexical", "dense", "fused", "candidates", "final top 10"} <= set(stages)
+    assert all(0.0 <= found <= 1.0 for found in stages.values()) and stages["fused"] >= stages["final top 10"]
+    assert set(modes["lexical"]["stages"]["mean_relevant_found"]) == {"relevant", "final top 10", "final top 100"}
     assert (out / "per_query_ndcg.png").exists()

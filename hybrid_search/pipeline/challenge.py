@@ -15,6 +15,7 @@ from hybrid_search.config import Paths
 from hybrid_search.data.annotations import load_qrels, load_queries
 from hybrid_search.data.predictions import read_predictions, write_predictions
 from hybrid_search.evaluation import evaluate_ndcg
+from hybrid_search.evaluation.diagnostics import mean_found, relevant_found
 from hybrid_search.evaluation.stats import bootstrap_ci, latency_percentiles, paired_randomization, wins_ties_losses
 from hybrid_search.retrieval.base import MODES, Ranking, Retriever
 
@@ -57,7 +58,23 @@ def score_mode(out_dir: Path, mode: str, challenge: Challenge, rankings: list[Ra
         "es_took_ms_p50": latency_percentiles([r.es_ms for r in rankings])["p50"],
         "predictions": str(path),
         "per_query": scores["per_query"],
+        "stages": stage_diagnostics(challenge, rankings, k),
     }
+
+
+def stage_diagnostics(challenge: Challenge, rankings: list[Ranking], k: int) -> dict:
+    """Mean number of each query's relevant annotated functions held by each stage's list (and its mean length),
+    from the first-stage lists to the final top 10 and top k."""
+    counts, sizes = [], []
+    for query, ranking in zip(challenge.queries, rankings):
+        relevance = challenge.qrels.get(query.lower(), {})
+        if not any(grade > 0 for grade in relevance.values()):
+            continue
+        lists = {name: [h.url for h in hits] for name, hits in ranking.stages.items()}
+        lists |= {"final top 10": [h.url for h in ranking.hits[:10]], f"final top {k}": [h.url for h in ranking.hits]}
+        counts.append({"relevant": sum(grade > 0 for grade in relevance.values()), **relevant_found(lists, relevance)})
+        sizes.append({name: len(urls) for name, urls in lists.items()})
+    return {"queries": len(counts), "mean_relevant_found": mean_found(counts), "mean_list_length": mean_found(sizes)}
 
 
 def check_output_folder(out: Path) -> None:
@@ -201,6 +218,7 @@ def format_report(results: dict) -> str:
     modes = results["modes"]
     lines = [format_table(modes)]
     lines.append("(95% CIs: bootstrap over queries; p: paired randomisation test of NDCG Within against baseline)")
+    lines += format_stages(modes)
     held_out = [f"{m} {r['valid']['mrr_pool']:.4f}" for m, r in modes.items() if "mrr_pool" in r.get("valid", {})]
     if held_out:
         lines.append(
@@ -216,3 +234,16 @@ def format_report(results: dict) -> str:
     if files["plot"]:
         lines.append(f"plot:        {files['plot']}")
     return "\n".join(lines)
+
+
+def format_stages(modes: dict[str, dict]) -> list[str]:
+    """Where relevant functions are lost: per mode, the mean found by each stage's list (mean list length)."""
+    lines = []
+    for name, result in modes.items():
+        stages = result.get("stages", {})
+        found, sizes = stages.get("mean_relevant_found", {}), stages.get("mean_list_length", {})
+        if not found:
+            continue
+        parts = [f"{stage} {count:.2f} (of {sizes[stage]:.0f})" for stage, count in found.items() if stage in sizes]
+        lines.append(f"  {name:<9} relevant {found['relevant']:.2f}: " + ", ".join(parts))
+    return ["relevant annotated functions per query found by each stage (mean, list length):", *lines] if lines else []

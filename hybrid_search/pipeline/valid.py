@@ -4,7 +4,8 @@ Queries are docstrings of valid-partition functions that pass CodeSearchNet's pa
 paragraph of at least 3 tokens, code of at least 3 lines, no tests, annotated functions excluded). A query
 must not find its target through the target's own docstring, so the target is searched in a *masked* form:
 the valid index holds every valid function intact plus a masked copy of each target (docstring field
-empty, docstring literal cut out of the code). Each query's filter admits exactly one version of its own target, the masked one:
+empty, docstring literal cut out of the code). Each query's filter admits exactly one version of its own
+target, the masked one:
 
 - pool MRR: the target's masked copy against every other valid function, intact (docstrings included);
 - CSN MRR: CodeSearchNet's protocol, the target against the 999 other (masked) targets of its batch of 1,000.

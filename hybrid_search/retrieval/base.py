@@ -31,6 +31,9 @@ class Ranking:
     hits: list[Hit]
     es_ms: float = 0.0  # Elasticsearch's own `took`, summed over the requests made
     wall_ms: float = 0.0  # client wall time of the whole search (encoding, requests, fusion, re-ranking)
+    # The candidate lists of the stages before the final one, by name (hybrid: lexical, dense, fused;
+    # rerank adds its re-ranked head), so that `hybrid eval` can say at which stage relevant functions are lost.
+    stages: dict[str, list[Hit]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @runtime_checkable

@@ -54,8 +54,9 @@ class HybridRetriever(OneAtATime):
             lexical, dense = (hits_of(item, self.index) for item in response["responses"])
             by_id = {h.doc_id: h for h in (*dense, *lexical)}
             fused = self.params.fuse({h.doc_id: h.score for h in lexical}, {h.doc_id: h.score for h in dense})
-            hits = [Hit(d, by_id[d].url, score, by_id[d].source) for d, score in fusion.top(fused, k)]
-        return Ranking(hits, es_ms=response["took"], wall_ms=timer.ms)
+            ranked = [Hit(d, by_id[d].url, score, by_id[d].source) for d, score in fusion.top(fused, depth)]
+        stages = {"lexical": lexical, "dense": dense, "fused": ranked}
+        return Ranking(ranked[:k], es_ms=response["took"], wall_ms=timer.ms, stages=stages)
 
     def describe(self) -> dict:
         return {

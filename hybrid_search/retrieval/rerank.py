@@ -163,7 +163,8 @@ class RerankRetriever(OneAtATime):
                 weight=self.params.first_stage_weight,
             )
             hits = [Hit(d, by_id[d].url, score, by_id[d].source) for d, score in ranked[:k]]
-        return Ranking(hits, es_ms=first.es_ms, wall_ms=timer.ms)
+        stages = {**first.stages, "candidates": head}
+        return Ranking(hits, es_ms=first.es_ms, wall_ms=timer.ms, stages=stages)
 
     def describe(self) -> dict:
         return {**self.first_stage.describe(), "mode": self.mode, "rerank": self.params.to_dict()}

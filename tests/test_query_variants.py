@@ -54,3 +54,24 @@ def test_identifier_clause_matches_whole_name_tokens(es, tiny_data, index_name):
     assert hits[0].func_name == "read_csv_file"
     explained = es.search(index=index_name, query={"term": {"func_name": "read_csv_file"}})["hits"]["hits"]
     assert [h["_source"]["func_name"] for h in explained] == ["read_csv_file"]
+
+
+def test_web_words_are_dropped_but_never_the_whole_query():
+    from hybrid_search.retrieval.query import without_web_words
+
+    assert without_web_words("how to prevent a file from modifying python") == "prevent a file from modifying"
+    assert without_web_words("python 3 remove directory recursively") == "remove directory recursively"
+    assert without_web_words("How do I read a CSV in Python") == "read a CSV"
+    assert without_web_words("join list of strings with character python") == "join list of strings with character"
+    assert without_web_words("convert int to string") == "convert int to string"
+    assert without_web_words("python") == "python"
+
+
+def test_lexical_body_without_web_words_only_when_asked():
+    from hybrid_search.retrieval.lexical import LexicalRetriever
+
+    plain = LexicalRetriever(None, "x", params=LexicalParams(lemma_boost=0.0))
+    dropping = LexicalRetriever(None, "x", params=LexicalParams(lemma_boost=0.0, drop_web_words=True))
+    query = "how to read a csv file in python"
+    assert plain.body(query, k=5)["query"]["multi_match"]["query"] == query
+    assert dropping.body(query, k=5)["query"]["multi_match"]["query"] == "read a csv file"

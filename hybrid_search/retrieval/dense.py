@@ -68,7 +68,12 @@ class DenseRetriever(OneAtATime):
         return cls(client, index, encoder=encoder, params=choice.params, source=source)
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
-        vector = self.encoder.encode_queries([plain_text(text)])[0]
+        text = plain_text(text)
+        if self.params.drop_web_words:
+            from hybrid_search.retrieval.query import without_web_words
+
+            text = without_web_words(text)
+        vector = self.encoder.encode_queries([text])[0]
         return knn_search(vector, k=k, num_candidates=self.params.num_candidates, source=self.source, filters=filters)
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:

@@ -38,6 +38,10 @@ class LexicalRetriever:
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         p, text = self.params, plain_text(text)
+        if p.drop_web_words:
+            from hybrid_search.retrieval.query import without_web_words
+
+            text = without_web_words(text)
         lemmas, identifiers = "", ()
         if p.uses_variants:
             from hybrid_search.retrieval.query import query_variants

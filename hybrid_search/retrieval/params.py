@@ -63,6 +63,7 @@ class LexicalParams(Params):
     tie_breaker: float | None = 0.3
     identifier_boost: float = 0.0  # weight of identifier-style query variants on func_name (0: off)
     lemma_boost: float = 0.5  # weight of the lemmatised query on func_name and body (0: off)
+    drop_web_words: bool = False  # search without "how to ..." and the words naming Python (retrieval/query.py)
 
     @property
     def uses_variants(self) -> bool:
@@ -91,6 +92,7 @@ class LexicalParams(Params):
 class DenseParams(Params):
     mode: ClassVar[str] = "dense"
     num_candidates: int = 1600  # HNSW depth: smallest with recall@100 >= 0.98 against exact search on valid
+    drop_web_words: bool = False  # encode the query without "how to ..." and the words naming Python
 
     def check(self) -> None:
         if not 1 <= int(self.num_candidates) <= 10000:

@@ -56,3 +56,30 @@ def query_variants(text: str) -> QueryVariants:
     words, lemmas = content_words(text)
     identifiers = dict.fromkeys(identifier_variants(words) + identifier_variants(lemmas))
     return QueryVariants(" ".join(lemmas), tuple(identifiers))
+
+
+# Words a web search adds to say where to look, not what the code does: every CoSQA query names Python
+# ("python 3 remove directory recursively", "how to check value is int or float python").
+WEB_LEADS = ("how to", "how do i", "how can i", "how do you")
+
+
+def without_web_words(text: str) -> str:
+    """The query without a leading "how to"-style phrase and without the words naming the language
+    (`python`, `python 3`, `in python`, `using python`); the query itself when nothing else would be left."""
+    words = text.split()
+    lowered = [w.lower() for w in words]
+    for lead in WEB_LEADS:
+        size = len(lead.split())
+        if " ".join(lowered[:size]) == lead:
+            words, lowered = words[size:], lowered[size:]
+            break
+    kept, skip_version = [], False
+    for word, low in zip(words, lowered):
+        if low in ("python", "py") or (skip_version and low in ("2", "3", "2.7")):
+            skip_version = low in ("python", "py")
+            if kept and kept[-1].lower() in ("in", "using", "with"):
+                kept.pop()
+            continue
+        skip_version = False
+        kept.append(word)
+    return " ".join(kept) or text

@@ -121,6 +121,18 @@ def default_data_dir() -> Path | None:
     return None
 
 
+def default_real_queries_dir() -> Path | None:
+    """The real-query validation folder (pipeline/realq.py): `HYBRID_REAL_QUERIES` (set but empty: none), else
+    the shared `cosqa-valid` folder beside the checkout (or the working folder) if it exists."""
+    if "HYBRID_REAL_QUERIES" in os.environ:
+        return Path(os.environ["HYBRID_REAL_QUERIES"]) if os.environ["HYBRID_REAL_QUERIES"] else None
+    for base in (REPO_ROOT, Path.cwd()):
+        candidate = base.parent / "shared" / "cosqa-valid"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def home_dir() -> Path:
     """Where the tool keeps its local Elasticsearch install, node state and artifacts (`HYBRID_HOME` overrides).
 

@@ -30,6 +30,13 @@ def es_settings() -> EsSettings:
     return settings
 
 
+@pytest.fixture(autouse=True)
+def no_default_real_queries(monkeypatch):
+    """Real queries only where a test passes --real-queries: the shared folder beside the checkout would
+    otherwise join every tune, eval and train run (set but empty: none, see config.default_real_queries_dir)."""
+    monkeypatch.setenv("HYBRID_REAL_QUERIES", "")
+
+
 @pytest.fixture
 def paths(tmp_path) -> Paths:
     """The tool's folders for one test, all under its tmp_path (models, caches, tuned choices, runs)."""

@@ -80,6 +80,34 @@ def resolve_data(data: Path | None) -> Path:
     return data
 
 
+def real_queries_option(function):
+    """`--real-queries DIR` / `--no-real-queries`: the real-query validation folder (pipeline/realq.py)."""
+    function = click.option(
+        "--no-real-queries", "no_real_queries", is_flag=True, help="Leave the real-query validation out."
+    )(function)
+    return click.option(
+        "--real-queries",
+        type=click.Path(path_type=Path),
+        default=None,
+        metavar="DIR",
+        help="Real queries with judged functions (queries.csv, annotationStore.csv, corpus/), a second validation "
+        "signal, never trained on. Default: $HYBRID_REAL_QUERIES (empty: none), else ../shared/cosqa-valid "
+        "when present.",
+    )(function)
+
+
+def resolve_real_queries(folder: Path | None, off: bool):
+    """The real queries of --real-queries, else of the default folder; None with --no-real-queries or no folder."""
+    from hybrid_search.config import default_real_queries_dir
+
+    folder = None if off else folder or default_real_queries_dir()
+    if folder is None:
+        return None
+    from hybrid_search.pipeline.realq import load_real_queries
+
+    return load_real_queries(folder)
+
+
 def comma_list(value: str | None) -> list[str] | None:
     """'a, b,c' -> ['a', 'b', 'c']: the one way lists are passed (None when not given)."""
     return [item.strip() for item in value.split(",") if item.strip()] if value else None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hybrid_search.cli.common import data_option, resolve_data
+from hybrid_search.cli.common import data_option, real_queries_option, resolve_data, resolve_real_queries
 
 
 @click.group("data")
@@ -25,11 +25,15 @@ def data_info(data: Path | None):
 
 @data.command("pairs")
 @data_option
-def data_pairs(data: Path | None):
-    """Count training pairs and what each of CodeSearchNet's filters removed."""
+@real_queries_option
+def data_pairs(data: Path | None, real_queries: Path | None, no_real_queries: bool):
+    """Count training pairs and what each of CodeSearchNet's filters removed (the real queries' gold functions
+    count as annotated)."""
     from hybrid_search.pipeline.training import describe_filters, load_training_data
 
-    click.echo(describe_filters(load_training_data(resolve_data(data))))
+    real = resolve_real_queries(real_queries, no_real_queries)
+    held_out = real.urls() if real else frozenset()
+    click.echo(describe_filters(load_training_data(resolve_data(data), held_out=held_out)))
 
 
 @data.command("download")

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from hybrid_search.cli.common import Context, comma_list, data_option, k_option, progress_option, resolve_data
+from hybrid_search.cli.common import (
+    Context,
+    comma_list,
+    data_option,
+    k_option,
+    progress_option,
+    real_queries_option,
+    resolve_data,
+    resolve_real_queries,
+)
 
 
 @click.command("eval")
@@ -15,20 +24,34 @@ from hybrid_search.cli.common import Context, comma_list, data_option, k_option,
 @click.option("--modes", default=None, help="Comma-separated modes [default: every mode the index supports].")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/eval"), show_default=True)
 @k_option(100, "Results per query (CSN's predict.py writes 100; its evaluator reads at most 300).")
+@real_queries_option
 @progress_option
 @click.pass_obj
-def eval_cmd(obj: Context, data: Path | None, modes: str | None, out: Path, k: int, progress: bool):
+def eval_cmd(
+    obj: Context,
+    data: Path | None,
+    modes: str | None,
+    out: Path,
+    k: int,
+    real_queries: Path | None,
+    no_real_queries: bool,
+    progress: bool,
+):
     """Run the annotated queries in each mode and print NDCG Within / All (CodeSearchNet's evaluator).
 
     Writes OUT/<mode>/model_predictions.csv (CSN submission format), OUT/results.json, OUT/per_query.csv
-    and a per-query plot. Valid scores are shown for the choices that were tuned for this very index.
+    and a per-query plot. Valid scores are shown for the choices that were tuned for this very index. With
+    real queries, each mode's MRR@100 on them (over <alias>-realq) is a second validation figure, "real MRR".
     """
     from hybrid_search.pipeline.challenge import format_report, run_eval
 
     folder = resolve_data(data)
     client = obj.client()
     index = obj.require_index(client)
-    results = run_eval(client, index, folder, paths=obj.paths, modes=comma_list(modes), out=out, k=k, progress=progress)
+    real = resolve_real_queries(real_queries, no_real_queries)
+    results = run_eval(
+        client, index, folder, paths=obj.paths, modes=comma_list(modes), out=out, k=k, progress=progress, real=real
+    )
     click.echo(format_report(results))
 
 

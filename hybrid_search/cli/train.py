@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from hybrid_search.cli.common import Context, data_option, progress_option, resolve_data
+from hybrid_search.cli.common import (
+    Context,
+    data_option,
+    progress_option,
+    real_queries_option,
+    resolve_data,
+    resolve_real_queries,
+)
 
 
 @click.command("train")
@@ -33,6 +40,7 @@ from hybrid_search.cli.common import Context, data_option, progress_option, reso
 @click.option("--seed", default=13, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch threads [default: all cores].")
 @click.option("--retrain", is_flag=True, help="Train again from scratch even if the folder holds a finished training.")
+@real_queries_option
 @progress_option
 @click.pass_obj
 def train_cmd(
@@ -50,13 +58,16 @@ def train_cmd(
     seed,
     threads,
     retrain,
+    real_queries,
+    no_real_queries,
     progress,
 ):
     """Train a query/code encoder on (docstring, code) pairs of the train partition.
 
     Keeps the epoch with the best valid MRR (CodeSearchNet protocol), then scores it over the whole valid
     pool. Interrupted? Run the same command again: it resumes from the last finished epoch. Already
-    trained with the same settings? It says so and does nothing (--retrain to train again).
+    trained with the same settings? It says so and does nothing (--retrain to train again). The annotated
+    functions and the real queries' gold functions (--real-queries) are never trained on.
     """
     import torch
 
@@ -67,6 +78,8 @@ def train_cmd(
     if threads:
         torch.set_num_threads(threads)
     folder = resolve_data(data)
+    real = resolve_real_queries(real_queries, no_real_queries)
+    held_out = real.urls() if real else frozenset()
     if kind == "minilm":
         run_minilm(
             folder,
@@ -79,6 +92,7 @@ def train_cmd(
             retrain=retrain,
             progress=progress,
             echo=click.echo,
+            held_out=held_out,
         )
         return
     config = TrainConfig(
@@ -96,6 +110,7 @@ def train_cmd(
         progress=progress,
         echo=click.echo,
         max_pairs=max_pairs,
+        held_out=held_out,
     )
 
 

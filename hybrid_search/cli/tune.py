@@ -1,7 +1,9 @@
 """`hybrid tune ...`: choose each mode's parameters on the valid partition (never on the annotated queries).
 
 Each tuner prints every candidate, writes the grid under runs/tune/ and (unless --no-write) stores the choice
-for the alias (--index) under the tool's home, with what it was made for; modes then run with it.
+for the alias (--index) under the tool's home, with what it was made for; modes then run with it. With real
+queries (--real-queries, on by default where the shared folder is), lexical, hybrid and rerank score every
+candidate on them too and choose by both signals (pipeline/tuning/common.py `best_candidate`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from hybrid_search.cli.common import (
     encoder_option,
     progress_option,
     queries_option,
+    real_queries_option,
     resolve_data,
+    resolve_real_queries,
     seed_option,
     valid_index_option,
     write_option,
@@ -24,12 +28,13 @@ from hybrid_search.cli.common import (
 
 
 def tune_options(default_queries: int, max_queries: int, queries_help: str, valid_index: bool = True):
-    """The options every tuner shares (dense searches the live index itself, so it has no --valid-index)."""
+    """The options every tuner shares (dense searches the live index itself, so it has no --valid-index, and
+    measures HNSW recall, not quality, so it has no real queries either)."""
     shared = (
         data_option,
         queries_option(default_queries, max_queries, queries_help),
         seed_option,
-        *([valid_index_option] if valid_index else []),
+        *([valid_index_option, real_queries_option] if valid_index else []),
         write_option,
         progress_option,
     )
@@ -42,7 +47,9 @@ def tune_options(default_queries: int, max_queries: int, queries_help: str, vali
     return decorate
 
 
-def tune_run(obj: Context, data, n_queries, seed, write, progress, valid_index=None):
+def tune_run(
+    obj: Context, data, n_queries, seed, write, progress, valid_index=None, real_queries=None, no_real_queries=True
+):
     """The shared arguments of one tuner run, bound to the alias given by --index."""
     from hybrid_search.pipeline.tuning.common import TuneRun
 
@@ -57,6 +64,7 @@ def tune_run(obj: Context, data, n_queries, seed, write, progress, valid_index=N
         write=write,
         progress=progress,
         echo=click.echo,
+        real=resolve_real_queries(real_queries, no_real_queries),
     )
 
 
@@ -69,7 +77,8 @@ def tune():
 @tune_options(1000, 100000, "Valid docstring queries to sample.")
 @click.pass_obj
 def tune_lexical_cmd(obj: Context, **shared):
-    """Lexical field boosts by MRR on valid docstring queries (the target's docstring masked)."""
+    """Lexical field boosts by MRR on valid docstring queries (the target's docstring masked) and, with real
+    queries, on those too (the docstring boost is then searched as well)."""
     from hybrid_search.pipeline.tuning.lexical import tune_lexical
 
     tune_lexical(tune_run(obj, **shared))
@@ -94,7 +103,7 @@ def tune_dense_cmd(obj: Context, target_recall, **shared):
 @encoder_option("Encoder of the dense half [default: the one that made the live index's vectors].")
 @click.pass_obj
 def tune_hybrid_cmd(obj: Context, encoder, **shared):
-    """Fusion method, weights and depth for mode hybrid, by pool MRR on valid docstring queries."""
+    """Fusion method, weights and depth for mode hybrid, by pool MRR on valid docstring queries (and real ones)."""
     from hybrid_search.pipeline.tuning.hybrid import tune_hybrid
     from hybrid_search.retrieval.tuned import load_choice
 
@@ -121,7 +130,8 @@ def tune_hybrid_cmd(obj: Context, encoder, **shared):
 )
 @click.pass_obj
 def tune_rerank_cmd(obj: Context, encoder, models, latency_budget, **shared):
-    """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries."""
+    """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries (and
+    real ones)."""
     from hybrid_search.pipeline.tuning.rerank import tune_rerank
     from hybrid_search.retrieval.tuned import load_choice
 

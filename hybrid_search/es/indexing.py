@@ -228,6 +228,48 @@ def merge_segments(client: Elasticsearch, index: str, timeout_s: float = 3600) -
     return time.monotonic() - started
 
 
+def current_build(client: Elasticsearch, name: str) -> dict | None:
+    """The `_meta.build` of a completely loaded index `name` (see `load_fresh`); None when absent or unfinished."""
+    if not client.indices.exists(index=name):
+        return None
+    meta = index_meta(client, name)
+    return meta.get("build") if meta.get("status") == "complete" else None
+
+
+def load_fresh(
+    client: Elasticsearch,
+    name: str,
+    actions: Iterable[dict],
+    *,
+    build: dict,
+    body: dict | None = None,
+    what: str = "",
+    on_done: Callable[[int], None] = lambda n: None,
+) -> None:
+    """(Re)create the unversioned index `name` (an evaluation index, not behind an alias), load `actions`,
+    and mark it complete with `build` in its `_meta`, so that `current_build` finds it next time.
+
+    Documents ES refuses make one HybridError line: an evaluation over a partial index would mislead.
+    """
+    validate_name(name)
+    if client.indices.exists(index=name):
+        client.indices.delete(index=name)
+    body = body or index_body()
+    body["settings"]["refresh_interval"] = "-1"
+    body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "status": "building", "build": build}
+    client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+    result = bulk_load(client, actions, on_done=on_done)
+    if result.failed:
+        first = result.failed[0]
+        raise HybridError(
+            f"{len(result.failed):,} documents were refused while building {what or 'the index'} {name} "
+            f"(first: {first.doc_id}, {first.status} {first.reason}); re-run to retry"
+        )
+    client.indices.put_settings(index=name, settings={"index": {"refresh_interval": "1s"}})
+    client.indices.refresh(index=name)
+    client.indices.put_mapping(index=name, meta={**index_meta(client, name), "status": "complete"})
+
+
 def finish_version(
     client: Elasticsearch, index: str, alias: str, expected: int, notes: dict | None = None
 ) -> str | None:

@@ -17,6 +17,8 @@ from hybrid_search.data.predictions import read_predictions, write_predictions
 from hybrid_search.evaluation import evaluate_ndcg
 from hybrid_search.evaluation.diagnostics import mean_found, relevant_found
 from hybrid_search.evaluation.stats import bootstrap_ci, latency_percentiles, paired_randomization, wins_ties_losses
+from hybrid_search.pipeline import realq, valid
+from hybrid_search.pipeline.realq import RealQueries
 from hybrid_search.retrieval.base import MODES, Ranking, Retriever
 
 LANGUAGE = "python"
@@ -98,9 +100,14 @@ def run_eval(
     out: Path,
     k: int,
     progress: bool = True,
+    real: RealQueries | None = None,
 ) -> dict:
     """Every mode over the folder's annotated queries: predictions, NDCG with CIs and tests against the
-    baseline, latency, and the valid scores of the choice each mode ran with when it was made for this index."""
+    baseline, latency, and the valid scores of the choice each mode ran with when it was made for this index.
+
+    With `real` queries, each mode also searches the real-query index (pipeline/realq.py) with this index's
+    choices, and its MRR@100 and recall@10 / @100 there are a second validation figure (`real_queries`).
+    """
     from hybrid_search.es.indexing import index_meta
     from hybrid_search.retrieval import available_modes, make_retriever
     from hybrid_search.retrieval.tuned import load_choice
@@ -113,6 +120,9 @@ def run_eval(
     challenge = Challenge(load_queries(folder / "queries.csv"), load_qrels(folder / "annotationStore.csv"))
     meta = index_meta(client, index)
     results: dict = {"index": index, "data": str(folder), "queries": len(challenge.queries), "k": k, "modes": {}}
+    realq_index = real_query_index(client, index, folder, real, meta=meta, paths=paths, progress=progress)
+    if realq_index:
+        results["real_queries"] = {"source": real.source, "queries": len(real.queries), "index": realq_index}
     for mode in wanted:
         retriever = make_retriever(client, index, mode, paths=paths, source=["url", "func_name"])
         rankings = run_mode(retriever, challenge.queries, k, progress)
@@ -121,6 +131,8 @@ def run_eval(
         result.update(retriever=retriever.describe(), choice=choice.origin)
         if choice.matches(meta) and choice.valid:
             result["valid"] = choice.valid
+        if realq_index:
+            result["real_queries"] = score_real_queries(client, realq_index, mode, real, index, paths, progress)
         results["modes"][mode] = result
     compare_to_baseline(results["modes"])
     results["files"] = {
@@ -129,6 +141,38 @@ def run_eval(
         "plot": str(plot_per_query(out, results["modes"]) or ""),
     }
     return results
+
+
+def real_query_index(
+    client: Elasticsearch,
+    index: str,
+    folder: Path,
+    real: RealQueries | None,
+    *,
+    meta: dict,
+    paths: Paths,
+    progress: bool,
+) -> str | None:
+    """`<index>-realq`, built or reused: the folder's valid partition plus the gold functions, with the vectors of
+    `index`'s encoder when it has vectors (so every mode it supports runs there too). None without real queries."""
+    if real is None:
+        return None
+    from hybrid_search.retrieval.dense import index_encoder
+
+    encoder = index_encoder(meta, index, models=paths.models) if "encoder" in meta else None
+    pool = valid.valid_functions(folder)
+    return realq.build_realq_index(client, realq.default_index(index), pool, real, encoder=encoder, progress=progress)
+
+
+def score_real_queries(
+    client: Elasticsearch, realq_index: str, mode: str, real: RealQueries, alias: str, paths: Paths, progress: bool
+) -> dict:
+    """MRR@100 and recall@10 / @100 of the real queries' gold functions, searched with `alias`'s choices."""
+    from hybrid_search.retrieval import make_retriever
+
+    retriever = make_retriever(client, realq_index, mode, paths=paths, source=["url", "func_name"], choices_for=alias)
+    scores = realq.evaluate_real(run_mode(retriever, real.queries, realq.DEPTH, progress), real)
+    return {key: scores[key] for key in ("mrr_at_100", "recall_at_10", "recall_at_100")}
 
 
 def write_results(out_dir: Path, results: dict) -> Path:
@@ -195,21 +239,25 @@ def plot_per_query(out_dir: Path, modes: dict[str, dict], reference: str = "base
 
 
 def format_table(modes: dict[str, dict]) -> str:
+    real = any("real_queries" in r for r in modes.values())
     header = (
         f"{'mode':<9} {'NDCG Within':>11} {'95% CI':>15} {'NDCG All':>9} {'95% CI':>15} {'p(W) vs base':>12} "
         f"{'W/T/L':>10} {'p50 ms':>7}"
-    )
+    ) + (f" {'real MRR':>8}" if real else "")  # the real queries' MRR@100, when they ran (see run_eval)
     lines = [header, "-" * len(header)]
     for name, r in modes.items():
         low_w, high_w = r.get("ndcg_within_ci95", (float("nan"),) * 2)
         low_a, high_a = r.get("ndcg_all_ci95", (float("nan"),) * 2)
         p = r.get("ndcg_within_p_vs_baseline")
         wtl = r.get("ndcg_within_wtl_vs_baseline")
-        lines.append(
+        row = (
             f"{name:<9} {r['ndcg_within']:>11.4f} {f'[{low_w:.3f}, {high_w:.3f}]':>15} {r['ndcg_all']:>9.4f} "
             f"{f'[{low_a:.3f}, {high_a:.3f}]':>15} {(f'{p:.4f}' if p is not None else '-'):>12} "
             f"{('/'.join(map(str, wtl)) if wtl else '-'):>10} {r['latency_ms_p50']:>7.1f}"
         )
+        if real:
+            row += f" {r['real_queries']['mrr_at_100']:>8.4f}" if "real_queries" in r else f" {'-':>8}"
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -218,6 +266,12 @@ def format_report(results: dict) -> str:
     modes = results["modes"]
     lines = [format_table(modes)]
     lines.append("(95% CIs: bootstrap over queries; p: paired randomisation test of NDCG Within against baseline)")
+    if "real_queries" in results:
+        real = results["real_queries"]
+        lines.append(
+            f"(real MRR: MRR@100 of the gold function of {real['queries']} real queries from {real['source']}, "
+            f"over the valid partition plus the gold functions, {real['index']}: validation, not a test)"
+        )
     lines += format_stages(modes)
     held_out = [f"{m} {r['valid']['mrr_pool']:.4f}" for m, r in modes.items() if "mrr_pool" in r.get("valid", {})]
     if held_out:

@@ -7,8 +7,10 @@ resumed, and a finished one with the same settings is not trained again unless `
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +39,15 @@ class TrainingData:
     valid_queries: list[Pair]
 
 
-def load_training_data(folder: Path, valid_queries: int = VALID_QUERIES, seed: int = VALID_SEED) -> TrainingData:
+def load_training_data(
+    folder: Path,
+    valid_queries: int = VALID_QUERIES,
+    seed: int = VALID_SEED,
+    *,
+    held_out: AbstractSet[str] = frozenset(),
+) -> TrainingData:
+    """Train pairs without the annotated functions, nor the `held_out` ones (the real queries' gold functions,
+    `RealQueries.urls()`), which are counted as annotated; and the valid docstring queries of `hybrid tune`."""
     annotated = annotated_urls(folder)
     train, valid = [], []
     for function in read_corpus(folder, ReadReport()):
@@ -46,8 +56,18 @@ def load_training_data(folder: Path, valid_queries: int = VALID_QUERIES, seed: i
         elif function.partition == "valid":
             valid.append(function)
     removed: Counter = Counter()
-    pairs = list(make_pairs(train, annotated, removed))
+    pairs = list(make_pairs(train, annotated | held_out, removed))
+    # The valid queries stay those of `hybrid tune`, which excludes only the annotated functions.
     return TrainingData(pairs, removed, len(train), valid, sample_queries(valid, valid_queries, seed, annotated))
+
+
+def held_out_settings(held_out: AbstractSet[str]) -> dict:
+    """What a model folder records of the functions kept out of its training ({} when none): a training made
+    before they were kept out is not taken for one made without them."""
+    if not held_out:
+        return {}
+    digest = hashlib.sha1("\n".join(sorted(held_out)).encode()).hexdigest()[:16]
+    return {"held_out": {"urls": len(held_out), "sha1": digest}}
 
 
 def describe_filters(data: TrainingData) -> str:
@@ -97,17 +117,24 @@ def run_training(
     progress: bool = True,
     echo=print,
     max_pairs: int | None = None,
+    held_out: AbstractSet[str] = frozenset(),
 ) -> dict:
     """Train one of our encoders into `out`, keep its best epoch (valid CSN MRR), score it on the valid pool.
 
     Does nothing when `out` already holds a complete training with the same settings (unless `retrain`);
-    an interrupted one resumes from its checkpoint; `retrain` starts over.
+    an interrupted one resumes from its checkpoint; `retrain` starts over. `held_out`: urls never trained on
+    besides the annotated functions (the real queries' gold functions).
     """
-    settings = {"kind": config.encoder.kind, "train": config.to_dict(), "max_pairs": max_pairs}
+    settings = {
+        "kind": config.encoder.kind,
+        "train": config.to_dict(),
+        "max_pairs": max_pairs,
+        **held_out_settings(held_out),
+    }
     if (done := already_trained(out, settings, retrain=retrain, echo=echo)) is not None:
         return done
     begin_training(out, fresh=retrain, leftovers=("checkpoint.pt", "vocab.json"))
-    data = load_training_data(folder)
+    data = load_training_data(folder, held_out=held_out)
     echo(describe_filters(data))
     pairs = data.train_pairs[:max_pairs] if max_pairs else data.train_pairs
     encoder, metadata = train_encoder(
@@ -147,6 +174,7 @@ def run_minilm(
     retrain: bool = False,
     progress: bool = True,
     echo=print,
+    held_out: AbstractSet[str] = frozenset(),
 ) -> dict:
     """Zero-shot valid MRR of all-MiniLM-L6-v2, then a budgeted fine-tune on a seeded sample of train pairs.
 
@@ -163,11 +191,12 @@ def run_minilm(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
+        **held_out_settings(held_out),
     }
     if (done := already_trained(out, settings, retrain=retrain, echo=echo)) is not None:
         return done
     begin_training(out)
-    data = load_training_data(folder)
+    data = load_training_data(folder, held_out=held_out)
     echo(describe_filters(data))
     encoder = MiniLMEncoder(packaged_model_path())  # the zero-shot weights, fine-tuned below
     zero_shot, rate = csn_scores(encoder, data.valid_queries)

@@ -20,7 +20,6 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 from tqdm import tqdm
 
-from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.data.pairs import Pair, make_pairs
 from hybrid_search.data.types import Function
@@ -58,15 +57,8 @@ def build_valid_index(
         "targets": sorted(q.function.doc_id for q in queries)[:50],
         "n_targets": len(queries),
     }
-    if client.indices.exists(index=name):
-        meta = indexing.index_meta(client, name)
-        if meta.get("build") == fingerprint and meta.get("status") == "complete":
-            return name
-        client.indices.delete(index=name)
-    body = indexing.index_body()
-    body["settings"]["refresh_interval"] = "-1"
-    body["mappings"]["_meta"] = {"status": "building", "build": fingerprint}
-    client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+    if indexing.current_build(client, name) == fingerprint:
+        return name
 
     def actions():
         for function in functions:
@@ -75,16 +67,7 @@ def build_valid_index(
             yield {"_index": name, "_id": masked_id(query), "_source": indexing.document(query.function, masked=True)}
 
     with tqdm(total=len(functions) + len(queries), desc=f"indexing {name}", unit=" fn", disable=not progress) as bar:
-        result = indexing.bulk_load(client, actions(), on_done=bar.update)
-    if result.failed:
-        first = result.failed[0]
-        raise HybridError(
-            f"{len(result.failed):,} documents were refused while building the valid index {name} "
-            f"(first: {first.doc_id}, {first.status} {first.reason}); re-run to retry"
-        )
-    client.indices.put_settings(index=name, settings={"index": {"refresh_interval": "1s"}})
-    client.indices.refresh(index=name)
-    client.indices.put_mapping(index=name, meta={"status": "complete", "build": fingerprint})
+        indexing.load_fresh(client, name, actions(), build=fingerprint, what="the valid index", on_done=bar.update)
     return name
 
 

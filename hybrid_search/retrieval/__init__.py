@@ -31,13 +31,25 @@ def retriever_class(mode: str) -> type:
 
 
 def make_retriever(
-    client: Elasticsearch, index: str, mode: str, *, paths: Paths, source: list[str] | bool = True
+    client: Elasticsearch,
+    index: str,
+    mode: str,
+    *,
+    paths: Paths,
+    source: list[str] | bool = True,
+    choices_for: str | None = None,
 ) -> Retriever:
-    """The retriever of `mode` over `index` (an alias), with the choice tuned for that alias or the defaults."""
+    """The retriever of `mode` over `index` (an alias), with the choice tuned for that alias or the defaults.
+
+    `choices_for`: the alias whose tuned choices apply instead, for an evaluation index searched as that
+    alias would be (the real-query index of `hybrid eval`).
+    """
     from hybrid_search.es.indexing import index_meta
 
     meta = index_meta(client, index)
-    return retriever_class(mode).from_index(client, index, meta=meta, paths=paths, source=source)
+    return retriever_class(mode).from_index(
+        client, index, meta=meta, paths=paths, source=source, choices_for=choices_for
+    )
 
 
 def available_modes(client: Elasticsearch, index: str, *, paths: Paths) -> list[str]:

@@ -61,8 +61,17 @@ class DenseRetriever(OneAtATime):
         self.params = params or DenseParams()
 
     @classmethod
-    def from_index(cls, client: Elasticsearch, index: str, *, meta: dict, paths: Paths, source: Source = True):
-        choice = load_choice(paths.tuned, index, cls.mode)
+    def from_index(
+        cls,
+        client: Elasticsearch,
+        index: str,
+        *,
+        meta: dict,
+        paths: Paths,
+        source: Source = True,
+        choices_for: str | None = None,
+    ):
+        choice = load_choice(paths.tuned, choices_for or index, cls.mode)
         choice.check_vectors(meta, index)
         encoder = index_encoder(meta, index, models=paths.models)
         return cls(client, index, encoder=encoder, params=choice.params, source=source)

@@ -35,11 +35,21 @@ class HybridRetriever(OneAtATime):
         self.params = params or FusionParams()
 
     @classmethod
-    def from_index(cls, client: Elasticsearch, index: str, *, meta: dict, paths: Paths, source: Source = True):
-        choice = load_choice(paths.tuned, index, cls.mode)
+    def from_index(
+        cls,
+        client: Elasticsearch,
+        index: str,
+        *,
+        meta: dict,
+        paths: Paths,
+        source: Source = True,
+        choices_for: str | None = None,
+    ):
+        choice = load_choice(paths.tuned, choices_for or index, cls.mode)
         choice.check_vectors(meta, index)
-        lexical = LexicalRetriever.from_index(client, index, meta=meta, paths=paths, source=source)
-        dense = DenseRetriever.from_index(client, index, meta=meta, paths=paths, source=source)
+        parts = {"meta": meta, "paths": paths, "source": source, "choices_for": choices_for}
+        lexical = LexicalRetriever.from_index(client, index, **parts)
+        dense = DenseRetriever.from_index(client, index, **parts)
         return cls(lexical, dense, params=choice.params)
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:

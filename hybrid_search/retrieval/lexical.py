@@ -32,9 +32,19 @@ class LexicalRetriever:
         self.params = params or LexicalParams()
 
     @classmethod
-    def from_index(cls, client: Elasticsearch, index: str, *, meta: dict, paths: Paths, source: Source = True):
-        """With the choice tuned for `index` (an alias), else the defaults."""
-        return cls(client, index, params=load_choice(paths.tuned, index, cls.mode).params, source=source)
+    def from_index(
+        cls,
+        client: Elasticsearch,
+        index: str,
+        *,
+        meta: dict,
+        paths: Paths,
+        source: Source = True,
+        choices_for: str | None = None,
+    ):
+        """With the choice tuned for `index` (an alias), or for the alias `choices_for` (an evaluation index
+        searched with that alias's choices), else the defaults."""
+        return cls(client, index, params=load_choice(paths.tuned, choices_for or index, cls.mode).params, source=source)
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         p, text = self.params, plain_text(text)

@@ -123,10 +123,19 @@ class RerankRetriever(OneAtATime):
         self.params = params or RerankParams()
 
     @classmethod
-    def from_index(cls, client: Elasticsearch, index: str, *, meta: dict, paths: Paths, source: Source = True):
+    def from_index(
+        cls,
+        client: Elasticsearch,
+        index: str,
+        *,
+        meta: dict,
+        paths: Paths,
+        source: Source = True,
+        choices_for: str | None = None,
+    ):
         from hybrid_search.encoder.resolve import load_reranker
 
-        choice = load_choice(paths.tuned, index, cls.mode)
+        choice = load_choice(paths.tuned, choices_for or index, cls.mode)
         choice.check_vectors(meta, index)
         # Candidates carry only what the caller asked for (plus url and name); the code of those the
         # re-ranker has not embedded yet is fetched for them alone (`_sources`).
@@ -135,7 +144,9 @@ class RerankRetriever(OneAtATime):
             if source is False
             else (source if source is True else sorted({*source, "url", "func_name"}))
         )
-        first_stage = HybridRetriever.from_index(client, index, meta=meta, paths=paths, source=wanted)
+        first_stage = HybridRetriever.from_index(
+            client, index, meta=meta, paths=paths, source=wanted, choices_for=choices_for
+        )
         encoder = load_reranker(choice.params.model, models=paths.models, int8=choice.params.int8)
         return cls(first_stage, Reranker(encoder, paths.cache), params=choice.params)
 

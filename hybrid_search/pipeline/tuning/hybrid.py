@@ -1,8 +1,26 @@
-"""`hybrid tune hybrid`: fusion method, weights and depth by pool MRR on the valid docstring queries."""
+"""`hybrid tune hybrid`: fusion method, weights and depth by pool MRR on the valid docstring queries, and by the
+real queries too when there are some (the selection rule is in tuning/common.py)."""
 
 from __future__ import annotations
 
-from hybrid_search.pipeline.tuning.common import TuneRun, corpus_fingerprint, cut, encoder_identity, pool_scores
+from collections.abc import Callable
+from functools import partial
+
+from hybrid_search.pipeline.realq import RealRuns
+from hybrid_search.pipeline.tuning.common import (
+    TuneRun,
+    ValidRuns,
+    best_candidate,
+    corpus_fingerprint,
+    encoder_identity,
+    holds_base,
+    pool_scores,
+    real_line,
+    real_protocol,
+    real_scores,
+    selection_note,
+)
+from hybrid_search.retrieval import fusion
 from hybrid_search.retrieval.params import FusionParams, LexicalParams
 
 
@@ -21,23 +39,25 @@ def hybrid_candidates() -> list[FusionParams]:
 
 def tune_hybrid(run: TuneRun, encoder, lexical_params: LexicalParams) -> dict:
     grid = hybrid_candidates()
-    runs = run.first_stage(encoder, depth=max(p.depth for p in grid), lexical_params=lexical_params)
-    echo = run.echo
-    singles = {"lexical": pool_scores(runs.queries, runs.lexical), "dense": pool_scores(runs.queries, runs.dense)}
+    depth = max(p.depth for p in grid)
+    runs = run.first_stage(encoder, depth=depth, lexical_params=lexical_params)
+    real_runs = run.real_stage(encoder, depth=depth, pool=runs.pool, lexical_params=lexical_params)
+    scores = _scorer(runs, real_runs)
+    singles = {"lexical": scores(lambda lex, den: lex), "dense": scores(lambda lex, den: den)}
     for name, result in singles.items():
-        echo(f"{name:<44} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}")
-    tried, best, best_result = [], None, None
+        run.echo(_line(name, result))
+    tried = []
     for params in grid:
-        lexical, dense = cut(runs.lexical, params.depth), cut(runs.dense, params.depth)
-        result = pool_scores(runs.queries, [params.fuse(lex, den) for lex, den in zip(lexical, dense)])
-        tried.append({"params": params.to_dict(), **result})
-        label = f"{params.method} depth {params.depth} w {params.weights} " + (
-            f"k {params.rrf_k:g}" if params.method == "rrf" else params.norm
-        )
-        echo(f"{label:<44} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}")
-        if best_result is None or result["mrr_pool"] > best_result["mrr_pool"]:
-            best, best_result = params, result
-    echo(f"best: {best.to_dict()} pool MRR {best_result['mrr_pool']:.4f}")
+        tried.append({"params": params.to_dict(), **scores(partial(_fuse_top, params))})
+        run.echo(_line(_label(params), tried[-1]))
+    # With real queries, the reference for both signals is the lexical mode alone (the tuned first stage): a
+    # fusion is worth its dense half only for what it adds over lexical.
+    base = singles["lexical"] if real_runs is not None else None
+    best_row = best_candidate(tried, base)
+    best, best_result = FusionParams.from_dict(best_row["params"]), {k: v for k, v in best_row.items() if k != "params"}
+    run.echo(f"best: {best.to_dict()} pool MRR {best_result['mrr_pool']:.4f}{real_line(best_result)}")
+    if base is not None and not holds_base(best_result, base):
+        run.echo("warning: no fusion holds lexical alone on both signals; chosen among all")
     return run.record(
         "hybrid",
         best,
@@ -46,8 +66,43 @@ def tune_hybrid(run: TuneRun, encoder, lexical_params: LexicalParams) -> dict:
         summary={
             "valid": best_result,
             "single_modes": singles,
-            "selected_by": "mrr_pool on valid docstring queries (target docstring masked for lexical)",
+            "selected_by": selection_note(
+                "mrr_pool on valid docstring queries (target docstring masked for lexical)", "lexical alone", base
+            ),
             "protocol": {"queries": len(runs.queries), "seed": run.seed},
+            **real_protocol(run),
             "tried": tried,
         },
     )
+
+
+Fuse = Callable[[dict[str, float], dict[str, float]], dict[str, float]]
+
+
+def _scorer(runs: ValidRuns, real_runs: RealRuns | None) -> Callable[[Fuse], dict]:
+    """Scores a way of fusing each query's lexical and dense lists: pool scores on the valid queries, and
+    real-query scores when there are real queries."""
+
+    def scores(fuse: Fuse) -> dict:
+        result = pool_scores(runs.queries, [fuse(lex, den) for lex, den in zip(runs.lexical, runs.dense)])
+        if real_runs is not None:
+            fused = [fuse(lex, den) for lex, den in zip(real_runs.lexical, real_runs.dense)]
+            result.update(real_scores(real_runs.real, fused))
+        return result
+
+    return scores
+
+
+def _fuse_top(params: FusionParams, lexical: dict[str, float], dense: dict[str, float]) -> dict[str, float]:
+    """Fusion of the first `params.depth` documents of each list."""
+    return params.fuse(dict(fusion.top(lexical, params.depth)), dict(fusion.top(dense, params.depth)))
+
+
+def _label(params: FusionParams) -> str:
+    return f"{params.method} depth {params.depth} w {params.weights} " + (
+        f"k {params.rrf_k:g}" if params.method == "rrf" else params.norm
+    )
+
+
+def _line(label: str, result: dict) -> str:
+    return f"{label:<44} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}{real_line(result)}"

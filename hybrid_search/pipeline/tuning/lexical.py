@@ -1,4 +1,5 @@
-"""`hybrid tune lexical`: field boosts by MRR on valid docstring queries (see pipeline/valid.py for the protocol)."""
+"""`hybrid tune lexical`: field boosts by MRR on valid docstring queries (see pipeline/valid.py for the protocol),
+and on real queries when there are some (pipeline/realq.py; the selection rule is in tuning/common.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,21 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
-from hybrid_search.pipeline import valid
-from hybrid_search.pipeline.tuning.common import TuneRun, corpus_fingerprint, valid_queries
+from hybrid_search.pipeline import realq, valid
+from hybrid_search.pipeline.tuning.common import (
+    REAL_KEYS,
+    TuneRun,
+    best_candidate,
+    corpus_fingerprint,
+    holds_base,
+    real_line,
+    real_protocol,
+    real_scores,
+    selection_note,
+    valid_queries,
+)
 from hybrid_search.retrieval.lexical import BaselineRetriever, LexicalRetriever
 from hybrid_search.retrieval.params import LexicalParams
 
@@ -26,18 +39,20 @@ def body_field(params: LexicalParams) -> str:
     return "body.stem" if "body.stem" in params.fields else "body"
 
 
-def stages() -> list[Callable[[LexicalParams], list[LexicalParams]]]:
+def stages(search_docstring: bool = False) -> list[Callable[[LexicalParams], list[LexicalParams]]]:
     """Coordinate search: combination type and code field first, then name/code boosts, then extras.
 
-    The docstring boost stays at its prior (1.0, the weight of every other field by default) and is not
-    searched: the protocol masks the target's docstring while distractors keep theirs, so any docstring
-    weight can only push the target down, and a search over it answers 0 (a first grid did: best pool MRR
-    0.350 without docstrings, 0.287 with weight 1). That measures the protocol, not how docstrings help real queries.
+    The docstring boost is searched only with real queries (`search_docstring`); otherwise it stays at its
+    prior (1.0, the weight of every other field by default): the docstring protocol masks the target's
+    docstring while distractors keep theirs, so any docstring weight can only push the target down, and a
+    search over it answers 0 (a first grid did: best pool MRR 0.350 without docstrings, 0.287 with weight 1).
+    That measures the protocol, not how docstrings help real queries, which the real queries do measure.
     """
 
     def with_fields(params: LexicalParams, **boosts) -> LexicalParams:
         return replace(params, fields={**params.fields, **boosts})
 
+    docstring = [lambda best: [with_fields(best, docstring=d) for d in (0.5, 1.0, 2.0, 3.0)]]
     return [
         lambda best: [
             replace(best, type=t, tie_breaker=tb, fields=fields)
@@ -47,6 +62,7 @@ def stages() -> list[Callable[[LexicalParams], list[LexicalParams]]]:
         lambda best: [
             with_fields(best, func_name=n, **{body_field(best): b}) for n in (1.0, 2.0, 4.0) for b in (0.5, 1.0, 2.0)
         ],
+        *(docstring if search_docstring else []),
         lambda best: [
             with_fields(best, **{"path.text": p, "docstring.code": c}) for p in (0.0, 0.5, 1.0) for c in (0.0, 0.5)
         ],
@@ -58,38 +74,29 @@ def stages() -> list[Callable[[LexicalParams], list[LexicalParams]]]:
 
 
 def tune_lexical(run: TuneRun) -> dict:
-    client, valid_index, echo = run.client, run.valid_index, run.echo
+    client, real, echo = run.client, run.real, run.echo
     functions, queries = valid_queries(run.folder, run.n_queries, run.seed)
     echo(f"valid partition: {len(functions):,} functions, {len(queries):,} docstring queries (seed {run.seed})")
-    valid.build_valid_index(client, valid_index, functions, queries, progress=run.progress)
-
-    def score(retriever) -> dict:
-        started = time.monotonic()
-        result = valid.evaluate_valid(lambda t, k, f: retriever.search_many(t, k=k, filters=f), queries)
-        result["seconds"] = round(time.monotonic() - started, 1)
-        return result
-
-    tried: list[dict] = [{"mode": "baseline", **score(BaselineRetriever(client, valid_index, source=False))}]
-    echo(_line("baseline", tried[0]))
-    best, best_result = SEARCH_START, None
-    seen: set[str] = set()
-    for stage in stages():
-        for params in stage(best):
-            key = json.dumps(params.to_dict(), sort_keys=True)
-            if key in seen:
-                continue
-            seen.add(key)
-            result = {
-                "mode": "lexical",
-                "params": params.to_dict(),
-                **score(LexicalRetriever(client, valid_index, params=params, source=False)),
-            }
-            tried.append(result)
-            echo(_line(_describe(params), result))
-            if best_result is None or result["mrr_pool"] > best_result["mrr_pool"]:
-                best, best_result = params, result
-    echo(f"best: {_describe(best)}  pool MRR {best_result['mrr_pool']:.4f}, CSN MRR {best_result['mrr_csn']:.4f}")
-    scores = {k: best_result[k] for k in ("mrr_pool", "recall_at_100_pool", "mrr_csn")}
+    valid.build_valid_index(client, run.valid_index, functions, queries, progress=run.progress)
+    if real is not None:
+        realq.build_realq_index(client, run.realq_index, functions, real, progress=run.progress)
+        echo(f"real queries: {len(real.queries):,} from {real.source}, searching {run.realq_index}")
+    score = _scorer(run, queries)
+    baseline = {"mode": "baseline", **score(partial(BaselineRetriever, client, source=False))}
+    echo(_line("baseline", baseline))
+    # With real queries, candidates are judged by their gains over the untuned CSN baseline on both signals.
+    base = baseline if real is not None else None
+    rows = _coordinate_search(run, score, base)
+    best_result = best_candidate(rows, base)
+    best = LexicalParams.from_dict(best_result["params"])
+    echo(
+        f"best: {_describe(best)}  pool MRR {best_result['mrr_pool']:.4f}, CSN MRR {best_result['mrr_csn']:.4f}"
+        + real_line(best_result)
+    )
+    if base is not None and not holds_base(best_result, base):
+        echo("warning: no candidate holds the baseline on both signals; chosen among all")
+    scores = {k: best_result[k] for k in ("mrr_pool", "recall_at_100_pool", "mrr_csn", *REAL_KEYS) if k in best_result}
+    fixed = {"docstring": "1.0 prior: not identifiable under masking (see pipeline/tuning/lexical.py)"}
     return run.record(
         "lexical",
         best,
@@ -97,12 +104,51 @@ def tune_lexical(run: TuneRun) -> dict:
         valid_scores=scores,
         summary={
             "valid": scores,
-            "selected_by": "mrr_pool on valid-partition docstring queries (target's docstring masked)",
-            "fixed": {"docstring": "1.0 prior: not identifiable under masking (see pipeline/tuning/lexical.py)"},
+            "selected_by": selection_note(
+                "mrr_pool on valid-partition docstring queries (target's docstring masked)", "baseline", base
+            ),
+            **({} if real is not None else {"fixed": fixed}),
             "protocol": {"queries": len(queries), "seed": run.seed, "valid_functions": len(functions)},
-            "tried": tried,
+            **real_protocol(run),
+            "tried": [baseline, *rows],
         },
     )
+
+
+Scorer = Callable[[Callable[[str], LexicalRetriever]], dict]
+
+
+def _scorer(run: TuneRun, queries: list) -> Scorer:
+    """Scores a retriever (made for a given index) on the valid index and, with real queries, the real-query one."""
+
+    def score(retriever_over: Callable[[str], LexicalRetriever]) -> dict:
+        started = time.monotonic()
+        over_valid = retriever_over(run.valid_index)
+        result = valid.evaluate_valid(lambda t, k, f: over_valid.search_many(t, k=k, filters=f), queries)
+        if run.real is not None:
+            rankings = retriever_over(run.realq_index).search_many(run.real.queries, k=realq.DEPTH)
+            result.update(real_scores(run.real, rankings))
+        result["seconds"] = round(time.monotonic() - started, 1)
+        return result
+
+    return score
+
+
+def _coordinate_search(run: TuneRun, score: Scorer, base: dict | None) -> list[dict]:
+    """Every lexical candidate tried, stage by stage, each stage starting from the best so far."""
+    best, rows = SEARCH_START, []
+    seen: set[str] = set()
+    for stage in stages(search_docstring=run.real is not None):
+        for params in stage(best):
+            key = json.dumps(params.to_dict(), sort_keys=True)
+            if key in seen:
+                continue
+            seen.add(key)
+            over = partial(LexicalRetriever, run.client, params=params, source=False)
+            rows.append({"mode": "lexical", "params": params.to_dict(), **score(over)})
+            run.echo(_line(_describe(params), rows[-1]))
+        best = LexicalParams.from_dict(best_candidate(rows, base)["params"])
+    return rows
 
 
 def _describe(params: LexicalParams) -> str:
@@ -113,5 +159,5 @@ def _describe(params: LexicalParams) -> str:
 def _line(name: str, result: dict) -> str:
     return (
         f"{name:<70} pool MRR {result['mrr_pool']:.4f}  R@100 {result['recall_at_100_pool']:.3f}  "
-        f"CSN MRR {result['mrr_csn']:.4f}  ({result['seconds']}s)"
+        f"CSN MRR {result['mrr_csn']:.4f}{real_line(result)}  ({result['seconds']}s)"
     )

@@ -42,7 +42,8 @@ def body_field(params: LexicalParams) -> str:
 def stages(search_docstring: bool = False) -> list[Callable[[LexicalParams], list[LexicalParams]]]:
     """Coordinate search: combination type and code field first, then name/code boosts, then extras.
 
-    The docstring boost is searched only with real queries (`search_docstring`); otherwise it stays at its
+    The docstring boost, and dropping web phrasing from the query, are searched only with real queries
+    (`search_docstring`); otherwise the docstring boost stays at its
     prior (1.0, the weight of every other field by default): the docstring protocol masks the target's
     docstring while distractors keep theirs, so any docstring weight can only push the target down, and a
     search over it answers 0 (a first grid did: best pool MRR 0.350 without docstrings, 0.287 with weight 1).
@@ -70,6 +71,8 @@ def stages(search_docstring: bool = False) -> list[Callable[[LexicalParams], lis
         lambda best: [
             replace(best, identifier_boost=i, lemma_boost=m) for i in (0.0, 1.0, 2.0, 4.0) for m in (0.0, 0.5)
         ],
+        # Web phrasing ("how to ...", "in python"): docstrings never have it, so only real queries can tell.
+        *([lambda best: [replace(best, drop_web_words=d) for d in (False, True)]] if search_docstring else []),
     ]
 
 

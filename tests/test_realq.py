@@ -102,13 +102,17 @@ def test_selection_holds_the_reference_on_both_signals_and_maximises_the_mean_ga
     assert best_candidate(below, base)["name"] == "d"  # none holds it: the best gain of all (1.375 vs 0.875)
 
 
-def test_the_docstring_boost_is_searched_only_with_real_queries():
-    def docstring_weights(search_docstring):
-        return {p.fields["docstring"] for stage in stages(search_docstring) for p in stage(SEARCH_START)}
+def test_the_docstring_boost_and_web_phrasing_are_searched_only_with_real_queries():
+    def tried(search_docstring, name):
+        return {
+            getattr(p, name) if name != "docstring" else p.fields["docstring"]
+            for stage in stages(search_docstring)
+            for p in stage(SEARCH_START)
+        }
 
-    assert docstring_weights(False) == {1.0}
-    assert docstring_weights(True) == {0.5, 1.0, 2.0, 3.0}
-    assert len(stages(True)) == len(stages(False)) + 1
+    assert tried(False, "docstring") == {1.0} and tried(False, "drop_web_words") == {False}
+    assert tried(True, "docstring") == {0.5, 1.0, 2.0, 3.0} and tried(True, "drop_web_words") == {False, True}
+    assert len(stages(True)) == len(stages(False)) + 2
 
 
 def test_default_folder_is_the_environment_then_the_shared_one(monkeypatch, tmp_path):

@@ -156,6 +156,7 @@ def _coordinate_search(run: TuneRun, score: Scorer, base: dict | None) -> list[d
 
 def _describe(params: LexicalParams) -> str:
     variants = f" identifiers^{params.identifier_boost:g} lemmas^{params.lemma_boost:g}" if params.uses_variants else ""
+    variants += " without web words" if params.drop_web_words else ""
     return f"{params.type} " + " ".join(params.field_list()) + variants
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
 from hybrid_search import HybridError
@@ -202,16 +202,24 @@ def resumable_index(client: Elasticsearch, alias: str, build: dict) -> str | Non
 
 
 def create_version(client: Elasticsearch, alias: str, build: dict, body: dict | None = None) -> str:
-    """Create `<alias>-v<timestamp>` from es_mappings, with refresh off for the load."""
+    """Create `<alias>-v<timestamp>` from es_mappings, with refresh off for the load.
+
+    No exists-then-create: another build may take the name in between. A name taken is the next second's.
+    """
     body = body or index_body()
-    name = f"{alias}-v{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
-    while client.indices.exists(index=name):
-        time.sleep(1)
-        name = f"{alias}-v{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
     body["settings"]["refresh_interval"] = "-1"
     body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "status": "building", "build": build}
-    client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
-    return name
+    stamp = time.time()
+    for _ in range(600):
+        name = f"{alias}-v{time.strftime('%Y%m%d%H%M%S', time.gmtime(stamp))}"
+        try:
+            client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+            return name
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+            stamp += 1
+    raise HybridError(f"no free version name for {alias} in the next 10 minutes of timestamps")
 
 
 def merge_segments(client: Elasticsearch, index: str, timeout_s: float = 3600) -> float:
@@ -290,8 +298,30 @@ def finish_version(
     old = aliased_index(client, alias)
     if client.indices.exists(index=alias) and old is None:
         raise HybridError(f"{alias} is a concrete index, not an alias: rename or delete it before building")
-    actions = [{"add": {"index": index, "alias": alias}}]
-    if old and old != index:
-        actions.insert(0, {"remove": {"index": old, "alias": alias}})
-    client.indices.update_aliases(actions=actions)
+    old = move_alias(client, alias, index, old)
     return old if old != index else None
+
+
+def move_alias(client: Elasticsearch, alias: str, index: str, seen: str | None, attempts: int = 5) -> str | None:
+    """Point `alias` at `index` alone, as a compare-and-swap on `seen`, the version the caller found live.
+
+    ES accepts a plain `remove` of an alias that is no longer there: two builds that both saw v0 would leave
+    the alias on both new versions. `must_exist` makes the stale swap fail; it is retried against the version
+    now live (the last build to finish wins). With none seen, the alias is taken off every other version of
+    `alias` in the same atomic call.
+    Returns the version the alias left.
+    """
+    for _ in range(attempts):
+        if seen and seen != index:
+            remove = {"remove": {"index": seen, "alias": alias, "must_exist": True}}
+        else:
+            remove = {"remove": {"index": f"{alias}-v*", "alias": alias}}
+        actions = [remove, {"add": {"index": index, "alias": alias}}]
+        try:
+            client.indices.update_aliases(actions=actions)
+            return seen
+        except NotFoundError:
+            if not client.indices.exists(index=index):
+                raise HybridError(f"{index} was deleted before alias {alias} could point to it") from None
+            seen = aliased_index(client, alias)  # another build moved it since: swap against that one
+    raise HybridError(f"alias {alias} kept moving while {index} was being made live; re-run the command")

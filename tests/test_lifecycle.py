@@ -1,14 +1,16 @@
 """Concurrent builds and prunes of one alias, against the real node: races are run as two real processes, or
 by making the ES calls of two builds in the order that loses.
 
-Covers: two builds finishing together (alias on one version only) and two starting in the same second.
+Covers: two builds finishing together (alias on one version only), two starting in the same second, a prune
+while a build runs (never touches it) and a version deleted mid-build (never auto-created again).
 """
 
 from __future__ import annotations
 
 import time
 
-from test_faults import assert_exactly, run_cli, start_cli
+from helpers import make_function, write_jsonl_gz
+from test_faults import assert_exactly, one_error_line, run_cli, start_cli, wait_until_indexing
 
 from hybrid_search.es import indexing
 from hybrid_search.pipeline.build import build_index, source_fingerprint
@@ -17,6 +19,13 @@ from hybrid_search.pipeline.build import build_index, source_fingerprint
 def aliased(es, alias: str) -> list[str]:
     """Every index the alias points to (a correct build leaves exactly one)."""
     return sorted(es.indices.get_alias(name=alias))
+
+
+def slow_corpus(folder, n: int = 3000):
+    """`n` small functions: with 25-document bulks a build lasts long enough for another process to act."""
+    records = [make_function(i, f"job_{i}.run", f"Run job number {i}.", f"x = {i}\nreturn x") for i in range(n)]
+    write_jsonl_gz(folder / "corpus" / "a.jsonl.gz", records)
+    return folder
 
 
 # ---------------------------------------------------------------- two builds finishing together
@@ -61,4 +70,60 @@ def test_two_concurrent_rebuild_processes_both_succeed_and_the_alias_is_on_one(e
         _, stderr = build.communicate(timeout=300)
         assert build.returncode == 0 and "Traceback" not in stderr, stderr
     assert len(aliased(es, index_name)) == 1
+    assert len(indexing.versions(es, index_name)) == 3
     assert_exactly(es, index_name, 6)
+
+
+# ---------------------------------------------------------------- prune while a build runs
+
+
+def test_prune_during_a_build_keeps_the_version_being_built(es, es_settings, index_name, tmp_path):
+    data = slow_corpus(tmp_path / "data")
+    args = ("index", "--data", str(data), "--bulk-size", "25", "--no-progress")
+    build = start_cli(es_settings.url, index_name, *args, cwd=tmp_path)
+    wait_until_indexing(es, index_name, build, at_least=200)
+    building = indexing.versions(es, index_name)[-1]
+    pruned = run_cli(es_settings.url, index_name, "indices", "prune", "--yes", cwd=tmp_path, timeout=60)
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"kept {building}: being built" in pruned.stdout and "deleted" not in pruned.stdout
+    _, stderr = build.communicate(timeout=300)
+    assert build.returncode == 0, stderr
+    assert aliased(es, index_name) == [building]
+    assert_exactly(es, index_name, 3000)
+
+
+def test_a_version_deleted_mid_build_is_never_auto_created(es, es_settings, index_name, tmp_path):
+    """Deleted by hand (or by an older prune): the next bulk must not re-create it with dynamic mappings."""
+    data = slow_corpus(tmp_path / "data")
+    args = ("index", "--data", str(data), "--bulk-size", "25", "--no-progress")
+    build = start_cli(es_settings.url, index_name, *args, cwd=tmp_path)
+    wait_until_indexing(es, index_name, build, at_least=200)
+    building = indexing.versions(es, index_name)[-1]
+    es.indices.delete(index=building)
+    _, stderr = build.communicate(timeout=300)
+    assert build.returncode == 1
+    assert f"{building} was deleted while it was being built" in one_error_line(stderr)
+    assert not es.indices.exists(index=building) and not es.indices.exists_alias(name=index_name)
+
+
+def test_prune_deletes_a_crashed_build_and_old_versions(es, es_settings, tiny_data, index_name):
+    """A build whose process is gone holds no lease: prune removes it along with the old complete version."""
+    old = build_index(es, tiny_data, index_name, progress=False).index
+    live = build_index(es, tiny_data, index_name, progress=False, rebuild=True).index
+    crashed = indexing.create_version(es, index_name, {"source": "elsewhere"})
+    meta = indexing.index_meta(es, crashed)
+    dead = {"host": meta["lease"]["host"], "pid": 2**22 + 1, "renewed": time.time()}  # above Linux's pid_max
+    es.indices.put_mapping(index=crashed, meta={**meta, "lease": dead})
+    pruned = run_cli(es_settings.url, index_name, "indices", "prune", "--yes", cwd=tiny_data, timeout=60)
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"deleted {old}" in pruned.stdout and f"deleted {crashed}" in pruned.stdout
+    assert indexing.versions(es, index_name) == [live]
+
+
+# ---------------------------------------------------------------- the local node
+
+
+def test_the_local_node_refuses_to_auto_create_indices(second_node):
+    client = second_node.client()
+    response = client.options(ignore_status=404).index(index="not-created-by-a-write", document={"a": 1})
+    assert response.meta.status == 404 and not client.indices.exists(index="not-created-by-a-write")

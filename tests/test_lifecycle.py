@@ -2,7 +2,8 @@
 by making the ES calls of two builds in the order that loses.
 
 Covers: two builds finishing together (alias on one version only), two starting in the same second, a prune
-while a build runs (never touches it) and a version deleted mid-build (never auto-created again).
+while a build runs (never touches it), a version deleted mid-build (never auto-created again), and --rebuild
+building a new version from the current mappings.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import time
 from helpers import make_function, write_jsonl_gz
 from test_faults import assert_exactly, one_error_line, run_cli, start_cli, wait_until_indexing
 
+from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.es import indexing
+from hybrid_search.es.mappings import index_body
 from hybrid_search.pipeline.build import build_index, source_fingerprint
 
 
@@ -120,7 +123,29 @@ def test_prune_deletes_a_crashed_build_and_old_versions(es, es_settings, tiny_da
     assert indexing.versions(es, index_name) == [live]
 
 
-# ---------------------------------------------------------------- the local node
+# ---------------------------------------------------------------- --rebuild and the build fingerprint
+
+
+def test_rebuild_builds_a_new_version_however_many_exist(es, tiny_data, index_name):
+    built = [build_index(es, tiny_data, index_name, progress=False, rebuild=True).index for _ in range(3)]
+    assert len(set(built)) == 3 and indexing.versions(es, index_name) == built
+    assert aliased(es, index_name) == [built[-1]]
+
+
+def test_a_crashed_build_with_other_mappings_is_not_resumed(es, tiny_data, index_name):
+    """Mappings and settings are part of the build fingerprint: a build left by an older es_mappings (or an
+    older tool that did not record them) is not resumed into; a new version gets the current mappings."""
+    other = index_body()
+    other["mappings"]["properties"]["func_name"] = {"type": "keyword"}
+    current = source_fingerprint(tiny_data, None)
+    unrecorded = {key: value for key, value in current.items() if key != "index"}
+    for stale in (unrecorded, {**current, "index": "0" * 12}):
+        old = indexing.create_version(es, index_name, stale, index_body() if stale is unrecorded else other)
+        indexing.bulk_load(es, indexing.bulk_actions(read_corpus(tiny_data, ReadReport()), old))
+        report = build_index(es, tiny_data, index_name, progress=False)
+        assert not report.resumed and report.index != old
+    live = indexing.aliased_index(es, index_name)
+    assert es.indices.get_mapping(index=live)[live]["mappings"]["properties"]["func_name"]["type"] == "text"
 
 
 def test_the_local_node_refuses_to_auto_create_indices(second_node):

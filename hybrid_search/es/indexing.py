@@ -203,23 +203,21 @@ def index_meta(client: Elasticsearch, index: str) -> dict:
     return next(iter(mapping.values()))["mappings"].get("_meta", {})
 
 
-def resumable_index(client: Elasticsearch, alias: str, build: dict) -> str | None:
+def resumable_index(client: Elasticsearch, alias: str, build: dict, building_only: bool = False) -> str | None:
     """The newest version built from the same source that the alias does not point to and no other live
     process is building, if any.
 
     Usually a crashed build ("building"); also one that crashed after its count check but before the alias
-    moved ("complete"): either way, re-sending every document into it is idempotent.
+    moved ("complete"), unless `building_only` (--rebuild: a complete version was served, or could have been,
+    and is not new). Either way, re-sending every document into it is idempotent.
     """
+    statuses = ("building",) if building_only else ("building", "complete")
     current = aliased_index(client, alias)
     for name in reversed(versions(client, alias)):
         if name == current:
             continue
         meta = index_meta(client, name)
-        if (
-            meta.get("status") in ("building", "complete")
-            and meta.get("build") == build
-            and not lease.held_elsewhere(meta)
-        ):
+        if meta.get("status") in statuses and meta.get("build") == build and not lease.held_elsewhere(meta):
             return name
     return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,8 +39,15 @@ class BuildReport:
     merge_seconds: float = 0.0  # of `seconds`, the final force-merge
 
 
+def version_body(encoder: Encoder | None = None) -> dict:
+    """Settings and mappings of a new version: es_mappings, plus the vector field sized for `encoder`."""
+    body = index_body()
+    return with_vectors(body, encoder.dims, encoder.name, str(encoder.path or "")) if encoder else body
+
+
 def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None = None) -> dict:
-    """Identifies a build's input (files, sizes, mtimes, limit, encoder weights) so a crashed build resumes."""
+    """Identifies a build (files, sizes, mtimes, limit, encoder weights, index settings and mappings) so that
+    a crashed build resumes, and a version made with other mappings or settings is never resumed into."""
     digest = hashlib.sha1()
     for path in corpus_files(source):
         stat = path.stat()
@@ -47,6 +55,9 @@ def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None 
     build = {"source": str(source.resolve()), "files": digest.hexdigest(), "limit": limit or 0}
     if encoder is not None:
         build["encoder"] = {"name": encoder.name, "weights": encoder.fingerprint()}
+    body = version_body(encoder)
+    body["mappings"].pop("_meta", None)  # where the encoder's files are is not what the index holds
+    build["index"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
     return build
 
 
@@ -76,12 +87,11 @@ def build_index(
     build = source_fingerprint(source, limit, encoder)
     if not rebuild and (current := _up_to_date(client, alias, build, strict)):
         return current
-    index = indexing.resumable_index(client, alias, build)
+    index = indexing.resumable_index(client, alias, build, building_only=rebuild)
     resumed = index is not None
     if resumed:
         client.indices.put_alias(index=index, name=indexing.load_alias(index))  # removed when it was finished
-    body = with_vectors(index_body(), encoder.dims, encoder.name, str(encoder.path or "")) if encoder else None
-    index = index or indexing.create_version(client, alias, build, body)
+    index = index or indexing.create_version(client, alias, build, version_body(encoder))
     report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed)
 
     seen: set[str] = set()

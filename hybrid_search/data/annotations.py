@@ -43,8 +43,11 @@ def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]
 
 
 def load_queries(path: Path) -> list[str]:
-    """Queries in file order (column `query`)."""
-    return [row["query"].strip() for _, row in csv_rows(path, ("query",)) if row["query"] and row["query"].strip()]
+    """Queries in file order (column `query`); a file without any is an error, not an evaluation of nothing."""
+    queries = [row["query"].strip() for _, row in csv_rows(path, ("query",)) if row["query"] and row["query"].strip()]
+    if not queries:
+        raise HybridError(f"{path}: no queries under the 'query' header")
+    return queries
 
 
 # pandas.read_csv's default NA strings (pandas/_libs/parsers.pyx STR_NA_VALUES): CSN reads these as NaN.

@@ -84,7 +84,8 @@ def build_index(
     """
     started = time.monotonic()
     indexing.validate_name(alias)
-    build = source_fingerprint(source, limit, encoder)
+    build = source_fingerprint(source, limit, encoder)  # and every corpus file checked, before any index exists
+    total = min(limit, count_records(source) or limit) if limit else count_records(source)
     if not rebuild and (current := _up_to_date(client, alias, build, strict)):
         return current
     index = indexing.resumable_index(client, alias, build, building_only=rebuild)
@@ -107,7 +108,6 @@ def build_index(
     functions = read_corpus(source, report.read, strict=strict)
     if limit:
         functions = itertools.islice(functions, limit)
-    total = min(limit, count_records(source) or limit) if limit else count_records(source)
     bar = tqdm(total=total, unit=" fn", desc=f"indexing {index}", disable=not progress, smoothing=0.05)
     with bar, lease.Renewal(client, index):  # a prune or another build leaves this version alone meanwhile
         encode = encoder.encode_functions if encoder else None

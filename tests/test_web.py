@@ -127,7 +127,7 @@ def test_openapi_schema_documents_the_search_api(api):
     params = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert params["q"]["maxLength"] == 1000 and params["q"]["minLength"] == 1
     assert params["k"]["minimum"] == 1 and params["k"]["maximum"] == 100
-    assert set(operation["responses"]) == {"200", "400", "422", "503"}
+    assert set(operation["responses"]) == {"200", "400", "422", "429", "503"}
     result = schema["components"]["schemas"]["ResultOut"]["properties"]
     assert {"func_name", "repo", "path", "url", "score", "grade", "matched_terms", "code"} <= set(result)
 

@@ -1,7 +1,8 @@
 """The FastAPI app: the search page (server-rendered HTML) at `/` and the JSON API at `/api/search`.
 
 Errors: a wrong request is 400 (unavailable mode) or 422 (failed validation) with `{"error": ...}`;
-Elasticsearch down or the index missing is 503, as JSON on the API and as a message on the page.
+Elasticsearch down or the index missing is 503, as JSON on the API and as a message on the page; too many
+searches at once is 429 (web/gate.py). Searches run in worker threads of their own, behind those gates.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.datastructures import MutableHeaders
 from hybrid_search import __version__
 from hybrid_search.config import DEFAULT_INDEX, EsSettings, Paths
 from hybrid_search.retrieval.base import MODES
+from hybrid_search.web.gate import Busy, Gates, Limits
 from hybrid_search.web.highlight import code_css, mark, render_code, safe_href
 from hybrid_search.web.schemas import ErrorOut, SearchOut, search_out
 from hybrid_search.web.service import (
@@ -47,6 +49,7 @@ ERROR_RESPONSES = {
         "model": ErrorOut,
         "description": "Invalid parameter (empty or too long query, k out of bounds, unknown mode).",
     },
+    429: {"model": ErrorOut, "description": "Too many searches running and waiting; retry after Retry-After."},
     503: {"model": ErrorOut, "description": "Elasticsearch unreachable, or the index missing or unusable."},
 }
 
@@ -56,9 +59,12 @@ def create_app(
     index: str = DEFAULT_INDEX,
     data_dir: Path | None = None,
     paths: Paths | None = None,
+    limits: Limits | None = None,
 ) -> FastAPI:
-    """The app over one index; `data_dir`'s annotationStore.csv (optional) gives grades and NDCG."""
+    """The app over one index; `data_dir`'s annotationStore.csv (optional) gives grades and NDCG; `limits`:
+    how many searches run at once and wait (web/gate.py)."""
     service = SearchService(settings or EsSettings.from_env(), index, data_dir, paths or Paths.from_env())
+    gates = Gates(limits)
     app = FastAPI(
         title="hybrid-search",
         version=__version__,
@@ -79,8 +85,14 @@ def create_app(
         """The code colours, as a file: the policy allows no inline style."""
         return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
+    async def gated(mode: str | None, fn, *args):
+        """`fn` in a worker of the mode's gate; 503 at once while the cluster is known down."""
+        if refusal := service.circuit.refusal():
+            raise Unavailable(refusal)
+        return await gates.for_mode(mode).run(fn, *args)
+
     @app.get("/api/search", response_model=SearchOut, responses=ERROR_RESPONSES, tags=["search"])
-    def api_search(
+    async def api_search(
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query, in words.")],
         mode: Annotated[
             Mode | None, Query(description="Ranking mode [default: hybrid if available, else lexical].")
@@ -88,21 +100,26 @@ def create_app(
         k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")] = 10,
     ) -> SearchOut:
         """Ranked functions for a query, with matched terms, and grades and NDCG for an annotated query."""
-        return search_out(service.search(q, mode, k))
+        return search_out(await gated(mode, service.search, q, mode, k))
+
+    def page_search(context: dict, q: str, mode: str, k: str) -> None:
+        context["modes"] = service.modes()
+        context["mode"] = mode or service.default_mode()
+        if q:
+            context["outcome"] = service.search(q, context["mode"], _page_k(k))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page(request: Request, q: str = "", mode: str = "", k: str = "10"):
+    async def page(request: Request, q: str = "", mode: str = "", k: str = "10"):
         context: dict = {"q": q, "mode": mode, "k": k, "modes": [], "outcome": None, "error": None, "index": index}
         status = 200
         try:
-            context["modes"] = service.modes()
-            context["mode"] = mode or service.default_mode()
-            if q:
-                context["outcome"] = service.search(q, context["mode"], _page_k(k))
+            await gated(mode, page_search, context, q, mode, k)
         except BadRequest as exc:
             context["error"], status = str(exc), exc.status
         except Unavailable as exc:
             context["error"], status = str(exc), 503
+        except Busy as exc:
+            context["error"], status = str(exc), 429
         return templates.TemplateResponse(request, "search.html", context, status_code=status)
 
     return app
@@ -129,6 +146,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Unavailable)
     def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=503)
+
+    @app.exception_handler(Busy)
+    def busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after_s)})
 
 
 class SecurityHeaders:

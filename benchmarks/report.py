@@ -6,13 +6,18 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+# What follows this line in the markdown was measured by other scripts (scripts/web_load.py) and is kept.
+KEPT_MARKER = "<!-- sections below are not written by scripts/bench.py; it keeps them -->"
+
 
 def write_results(results: dict, out: Path, md: Path) -> None:
-    """The results as JSON at `out` and their tables as markdown at `md`."""
+    """The results as JSON at `out` and their tables as markdown at `md` (keeping what follows KEPT_MARKER)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     md.parent.mkdir(parents=True, exist_ok=True)
-    md.write_text(markdown(results))
+    old = md.read_text() if md.exists() else ""
+    kept = old[old.index(KEPT_MARKER) :] if KEPT_MARKER in old else ""
+    md.write_text(markdown(results) + ("\n" + kept if kept else ""))
 
 
 def markdown(results: dict) -> str:

@@ -57,7 +57,9 @@ def check_url(url: str) -> None:
         )
     try:
         parts = urlsplit(url)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        # .port raises on a port out of 0-65535 or not a number; whitespace would reach the client unparsed.
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        valid = valid and not any(c.isspace() for c in url)
     except ValueError:
         valid = False
     if not valid:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import socket
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "csn-python"
@@ -116,3 +120,25 @@ def pair_records(pairs, partition: str = "test") -> list[dict]:
     """Corpus records (shared-shard format) of the functions behind `pairs`."""
     fields = ("url", "repo", "path", "func_name", "code", "docstring")
     return [{**{name: getattr(p.function, name) for name in fields}, "partition": partition} for p in pairs]
+
+
+@contextmanager
+def serving(app, wait_s: float = 20):
+    """`app` served by uvicorn in a thread, on a port the OS picked; yields its base url."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + wait_s
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(wait_s)
+        sock.close()

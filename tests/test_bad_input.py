@@ -10,6 +10,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ from hybrid_search.data.annotations import load_qrels, load_queries
 from hybrid_search.data.corpus import MAX_CODE_BYTES, MAX_LINE_BYTES, DataError, ReadReport, read_corpus
 from hybrid_search.data.predictions import read_predictions
 from hybrid_search.es.queries import baseline_search, lexical_search
+from hybrid_search.evaluation.ndcg import evaluate_ndcg
 from hybrid_search.pipeline.build import build_index
 
 REPO = Path(__file__).resolve().parents[1]
@@ -280,3 +282,49 @@ def test_score_command_names_the_missing_column_in_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["score", str(predictions), "--annotations", str(annotations)])
     assert result.exit_code == 1
     assert result.output == f"error: {predictions}: missing column 'language' (found: query, lang, url)\n"
+
+
+RELEVANCE_HEADER = ["Language", "Query", "GitHubUrl", "Relevance"]
+
+
+@pytest.mark.parametrize("missing", ["NaN", "nan", "NA", "N/A", "null", "None", "#N/A", " "])
+def test_relevance_pandas_reads_as_missing_is_left_out_of_the_mean_as_csn_does(tmp_path, missing):
+    """CSN's evaluator reads the file with pandas (these are its default NA strings) and averages with NaN
+    left out; a (query, url) with no grade at all is dropped by its pivot_table."""
+    rows = [["Python", "q", "u1", "3"], ["Python", "q", "u1", missing], ["Python", "q", "u2", missing]]
+    qrels = load_qrels(write_csv(tmp_path / "a.csv", [RELEVANCE_HEADER, *rows]))
+    assert qrels == {"q": {"u1": 3.0}}
+    assert evaluate_ndcg({"q": ["u1"]}, qrels)["ndcg_within"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("inf", "not a finite number"),
+        ("-Infinity", "not a finite number"),
+        ("1e308", "outside CSN's 0-3 scale"),
+        ("3.5", "outside CSN's 0-3 scale"),
+        ("-1", "outside CSN's 0-3 scale"),
+    ],
+)
+def test_relevance_csn_does_not_define_is_refused_with_file_and_line(tmp_path, value, why):
+    path = write_csv(tmp_path / "a.csv", [RELEVANCE_HEADER, ["Python", "q", "u1", "3"], ["Python", "q", "u2", value]])
+    with pytest.raises(HybridError, match=rf"a.csv:3: column 'Relevance' is {why}: '{re.escape(value)}'"):
+        load_qrels(path)
+
+
+def test_score_json_with_a_nan_relevance_is_valid_json(tmp_path):
+    predictions = write_csv(tmp_path / "p.csv", [["query", "language", "url"], ["q", "python", "u1"]])
+    rows = [["Python", "q", "u1", "2"], ["Python", "q", "u1", "NaN"]]
+    annotations = write_csv(tmp_path / "a.csv", [RELEVANCE_HEADER, *rows])
+    result = CliRunner().invoke(cli, ["score", str(predictions), "--annotations", str(annotations), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))["ndcg_within"] == 1.0
+
+
+def test_score_with_an_overflowing_relevance_is_one_line(tmp_path):
+    predictions = write_csv(tmp_path / "p.csv", [["query", "language", "url"], ["q", "python", "u1"]])
+    annotations = write_csv(tmp_path / "a.csv", [RELEVANCE_HEADER, ["Python", "q", "u1", "1e308"]])
+    result = CliRunner().invoke(cli, ["score", str(predictions), "--annotations", str(annotations)])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith(f"error: {annotations}:2: column 'Relevance' is outside CSN's 0-3 scale")

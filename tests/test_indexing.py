@@ -75,7 +75,7 @@ def test_query_syntax_characters_are_plain_text(es, tiny_data, index_name):
 
 
 def test_invalid_alias_names_are_refused():
-    for name in ("Upper", "a*", "_system", "a b", ""):
+    for name in ("Upper", "a*", "_system", "a b", "", "name\n"):
         with pytest.raises(HybridError, match="invalid index name"):
             indexing.validate_name(name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from helpers import make_function, write_jsonl_gz
 
 from hybrid_search.config import EsSettings
 from hybrid_search.evaluation.ndcg import query_ndcg
@@ -125,7 +127,7 @@ def test_openapi_schema_documents_the_search_api(api):
     params = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert params["q"]["maxLength"] == 1000 and params["q"]["minLength"] == 1
     assert params["k"]["minimum"] == 1 and params["k"]["maximum"] == 100
-    assert set(operation["responses"]) == {"200", "400", "422", "503"}
+    assert set(operation["responses"]) == {"200", "400", "422", "429", "503"}
     result = schema["components"]["schemas"]["ResultOut"]["properties"]
     assert {"func_name", "repo", "path", "url", "score", "grade", "matched_terms", "code"} <= set(result)
 
@@ -184,3 +186,33 @@ def wait_for_json(url: str, server: subprocess.Popen, timeout_s: float = 60) -> 
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"hybrid serve did not answer {url} within {timeout_s}s")
+
+
+def test_only_http_and_local_file_urls_become_links_and_the_page_sets_a_csp(es, es_settings, index_name, tmp_path):
+    """A corpus is data from elsewhere: a `javascript:` url must not become a clickable link (stored XSS)."""
+    hostile = [
+        "javascript:alert(document.domain)",
+        " JaVaScRiPt:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "//evil.example/x",
+        "https:javascript:alert(1)",
+    ]
+    safe = ["https://github.com/acme/tools/blob/b/a.py#L1-L2", "file:///srv/checkout/src/mod.py#L1-L6"]
+    records = [
+        {**make_function(i, f"csv_reader_{i}", "Read a csv file.", "return 1\nreturn 2"), "url": url}
+        for i, url in enumerate([*hostile, *safe])
+    ]
+    write_jsonl_gz(tmp_path / "corpus" / "a.jsonl.gz", records)
+    build_index(es, tmp_path, index_name, progress=False)
+    page = TestClient(create_app(es_settings, index_name, tmp_path)).get(
+        "/", params={"q": "csv reader", "mode": "lexical", "k": 20}
+    )
+    assert page.status_code == 200 and page.text.count('<li class="result">') == len(records)
+    links = re.findall(r'<a href="([^"]*)"', page.text.split("<main>")[1])
+    assert sorted(links) == sorted(safe)
+    assert "javascript" not in " ".join(re.findall(r'(?:href|src|action)="([^"]*)"', page.text)).lower()
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert not re.search(r"<[^>]*\son\w+\s*=", page.text)  # no inline event handler: the policy forbids them

@@ -55,6 +55,7 @@ def browser():
     options.binary_location = installed("chromium")
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages, CSP violations included
     driver = webdriver.Chrome(options=options, service=Service(executable_path=installed("chromedriver")))
     yield driver
     driver.quit()
@@ -87,6 +88,11 @@ def test_type_a_query_switch_mode_and_save_a_screenshot(server, browser, tmp_pat
     assert baseline and baseline[0][0] == "read_csv_file"
     assert baseline != hybrid  # another ranking: BM25 scores instead of fused ones
     assert "mode=baseline" in browser.current_url
+
+    # The page works under its Content-Security-Policy: nothing it needs was blocked, and the code is coloured.
+    assert not [m for m in browser.get_log("browser") if "Content Security Policy" in m["message"]]
+    keyword = browser.find_element(By.CSS_SELECTOR, "#results .code .k")
+    assert keyword.value_of_css_property("color") not in ("rgba(31, 35, 40, 1)", "rgba(0, 0, 0, 1)")
 
     screenshot = tmp_path / "search.png"
     assert browser.save_screenshot(str(screenshot))

@@ -1,55 +1,29 @@
-"""The `hybrid` command line: one module per command family, each command one call into the package.
+"""The `hybrid` command line: one module per command family (registered in `root.py`), each command one call
+into the package.
 
-Heavy modules (torch, spaCy, the web app) are imported inside the commands, so `hybrid --help` is instant.
+This module imports nothing itself: loading the commands takes about half a second (click, the
+Elasticsearch client), and a Ctrl-C then must be one line like a Ctrl-C later, not a traceback.
 """
 
 from __future__ import annotations
 
-import click
-
-from hybrid_search import __version__
-from hybrid_search.cli import data, evaluate, index, node, search, train, tune
-from hybrid_search.cli.common import Context, HybridGroup
-from hybrid_search.config import DEFAULT_INDEX
+import sys
 
 
-@click.group(cls=HybridGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="hybrid")
-@click.option(
-    "--es-url",
-    envvar="HYBRID_ES_URL",
-    default=None,
-    metavar="URL",
-    help="Elasticsearch URL [env HYBRID_ES_URL; default http://127.0.0.1:9200]. Credentials come only "
-    "from HYBRID_ES_API_KEY, or HYBRID_ES_USER/HYBRID_ES_PASSWORD; CA file from HYBRID_ES_CA_CERTS.",
-)
-@click.option(
-    "--index",
-    envvar="HYBRID_INDEX",
-    default=DEFAULT_INDEX,
-    show_default=True,
-    help="Alias to build, tune and search [env HYBRID_INDEX].",
-)
-@click.pass_context
-def cli(ctx: click.Context, es_url: str | None, index: str):
-    """Hybrid semantic code search for Python functions on Elasticsearch.
+def main() -> None:
+    try:
+        from hybrid_search.cli.root import cli
 
-    \b
-    Typical session:
-      hybrid es up          # install (once) and start a local Elasticsearch 8.12.2
-      hybrid train          # train the first-stage encoder (once)
-      hybrid index --encoder nbow   # index the corpus behind the alias
-      hybrid search "read a csv file into a dataframe"
-      hybrid eval           # NDCG on the 99 CodeSearchNet queries, per mode
-    """
-    from hybrid_search.es.indexing import validate_name
-
-    ctx.obj = Context(es_url, validate_name(index))
+        cli(prog_name="hybrid")
+    except KeyboardInterrupt:  # while loading; once a command runs, HybridGroup reports it
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
-for family in (node, data, index, search, evaluate, tune, train):
-    family.register(cli)
+def __getattr__(name: str):
+    """`from hybrid_search.cli import cli`, loaded on first use (PEP 562)."""
+    if name == "cli":
+        from hybrid_search.cli.root import cli
 
-
-def main():
-    cli(prog_name="hybrid")
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

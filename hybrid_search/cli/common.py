@@ -12,6 +12,8 @@ from hybrid_search import HybridError
 from hybrid_search.config import EsSettings, Paths
 from hybrid_search.data.predictions import CSN_MAX_ROWS_PER_QUERY
 
+RESUMABLE = {"index", "train"}  # commands that pick up where an interrupted run stopped
+
 
 class HybridGroup(click.Group):
     """Reports expected failures as one line on stderr with a non-zero exit code, never a traceback."""
@@ -30,7 +32,8 @@ class HybridGroup(click.Group):
             url = obj.settings.url if obj and "settings" in vars(obj) else "the cluster"
             fail(describe_es_error(exc, url, midway=True))
         except KeyboardInterrupt:
-            fail("interrupted; re-run the same command to resume", code=130)
+            resumable = ctx.invoked_subcommand in RESUMABLE
+            fail("interrupted" + ("; re-run the same command to resume" if resumable else ""), code=130)
         except OSError as exc:  # an output file or folder that cannot be written, a disk that is full
             fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
 

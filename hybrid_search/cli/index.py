@@ -90,19 +90,26 @@ def indices_list(obj: Context):
 @click.option("--yes", is_flag=True, help="Delete without asking.")
 @click.pass_obj
 def indices_prune(obj: Context, yes: bool):
-    """Delete every version of the alias except the live one."""
-    from hybrid_search.es.indexing import old_versions
+    """Delete every version of the alias except the live one and those another process is building."""
+    from hybrid_search.es.indexing import index_meta, old_versions
+    from hybrid_search.es.lease import describe
 
     client = obj.client()
-    old = old_versions(client, obj.index)
+    old, kept = old_versions(client, obj.index)
+    for name in kept:
+        click.echo(f"kept {name}: {describe(index_meta(client, name))}")
     if not old:
         click.echo("nothing to prune")
         return
     if not yes:
         click.confirm(f"delete {', '.join(old)}?", abort=True)
     for name in old:
-        client.indices.delete(index=name)
-        click.echo(f"deleted {name}")
+        # Checked again right before: while the question waited, a build may have resumed it or made it live.
+        if name in old_versions(client, obj.index)[0]:
+            client.indices.delete(index=name)
+            click.echo(f"deleted {name}")
+        else:
+            click.echo(f"kept {name}: it became live or is being built since")
 
 
 def register(cli: click.Group) -> None:

@@ -13,9 +13,11 @@ Bad records never stop a run by default: each is reported with file:line in a `R
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import pickle
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -201,11 +203,26 @@ def corpus_files(source: Path) -> list[Path]:
         if folder.is_dir():
             pickles = sorted(folder.rglob(DEDUPE_PICKLE))
             if pickles:
-                return pickles
+                return [_readable(path) for path in pickles]
             shards = sorted(folder.rglob("*.jsonl.gz")) + sorted(folder.rglob("*.jsonl"))
             if shards:
-                return shards
+                return [_readable(path) for path in shards]
     raise DataError(f"no corpus files (*.jsonl.gz, *.jsonl or {DEDUPE_PICKLE}) under {source}")
+
+
+def _readable(path: Path) -> Path:
+    """`path` if it is a file that can be opened; checked up front, before a build creates its index."""
+    try:
+        info = path.stat()  # follows symlinks: a loop or a dangling one fails here
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise DataError(f"corpus file {path} is {kind}; move it out of the corpus folder")
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        dangling = " (a symlink to nothing)" if path.is_symlink() and exc.errno == errno.ENOENT else ""
+        raise DataError(f"corpus file {path}: {exc.strerror}{dangling}") from None
+    return path
 
 
 def corpus_bytes(source: Path) -> int | None:
@@ -244,9 +261,23 @@ def _partitions_of(files: Iterable[Path]) -> dict[str, str]:
 
 
 def count_records(source: Path) -> int | None:
-    """Total records for a progress bar, from corpus/MANIFEST.tsv when present (None if unknown)."""
+    """Total records for a progress bar, from corpus/MANIFEST.tsv when present (None if unknown).
+
+    A malformed manifest is one line naming file:line (a sign of a damaged download, and the build reads it
+    before creating anything).
+    """
     for manifest in (source / "corpus" / "MANIFEST.tsv", source / "MANIFEST.tsv"):
         if manifest.is_file():
-            rows = manifest.read_text().splitlines()[1:]
-            return sum(int(row.split("\t")[1]) for row in rows if row.strip())
+            try:
+                lines = manifest.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DataError(f"{manifest}: cannot be read ({exc})") from None
+            return sum(_manifest_count(row, f"{manifest}:{n}") for n, row in enumerate(lines[1:], 2) if row.strip())
     return None
+
+
+def _manifest_count(row: str, where: str) -> int:
+    fields = row.split("\t")
+    if len(fields) < 2 or not fields[1].strip().isdigit():
+        raise DataError(f"{where}: expected 'file<TAB>record count', got {row[:80]!r}")
+    return int(fields[1])

@@ -11,9 +11,18 @@ from hybrid_search.config import EsSettings
 from hybrid_search.es.errors import as_hybrid_error
 
 
-def connect(settings: EsSettings, request_timeout: float = 60.0, check: bool = True) -> Elasticsearch:
-    """A client for `settings`; with `check`, fail fast with a readable error if the cluster is not reachable."""
-    options: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3}
+def connect(
+    settings: EsSettings, request_timeout: float = 60.0, check: bool = True, max_retries: int = 3
+) -> Elasticsearch:
+    """A client for `settings`; with `check`, fail fast with a readable error if the cluster is not reachable.
+
+    `max_retries`: retries of a request that failed to connect or timed out (each waits `request_timeout`).
+    """
+    options: dict = {
+        "request_timeout": request_timeout,
+        "retry_on_timeout": max_retries > 0,
+        "max_retries": max_retries,
+    }
     if settings.api_key:
         options["api_key"] = settings.api_key
     elif settings.username:

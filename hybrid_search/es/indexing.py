@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
 from hybrid_search import HybridError
 from hybrid_search.data.code import name_subtokens, strip_docstring
 from hybrid_search.data.types import Function
+from hybrid_search.es import lease
 from hybrid_search.es.mappings import VECTOR_FIELD, index_body
 
 _VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,200}")
@@ -59,16 +60,28 @@ def bulk_actions(
     encode: Callable[[list[Function]], Sequence] | None = None,
     chunk: int = 1024,
 ) -> Iterator[dict]:
-    """Index actions; with `encode` (functions -> vectors), chunks are encoded and fill the `embedding` field."""
+    """Index actions into version `index`, through its load alias (see `load_alias`); with `encode`
+    (functions -> vectors), chunks are encoded and fill the `embedding` field."""
+    target = load_alias(index)
     if encode is None:
         for function in functions:
-            yield {"_op_type": "index", "_index": index, "_id": function.doc_id, "_source": document(function)}
+            yield {"_op_type": "index", "_index": target, "_id": function.doc_id, "_source": document(function)}
         return
     iterator = iter(functions)
     while batch := list(itertools.islice(iterator, chunk)):
         for function, vector in zip(batch, encode(batch)):
             source = {**document(function), VECTOR_FIELD: [float(x) for x in vector]}
-            yield {"_op_type": "index", "_index": index, "_id": function.doc_id, "_source": source}
+            yield {"_op_type": "index", "_index": target, "_id": function.doc_id, "_source": source}
+
+
+def load_alias(index: str) -> str:
+    """The alias bulk writes go through while `index` is built (`bulk_load` requires an alias).
+
+    Writing to a concrete name lets ES auto-create it, with dynamic mappings, once it was deleted mid-build;
+    with `require_alias` a deleted index fails each write instead (404), on any cluster whatever its
+    `action.auto_create_index`.
+    """
+    return f"{index}-load"
 
 
 class Rejected(NamedTuple):
@@ -106,6 +119,7 @@ def bulk_load(
     (with the document's own error, or the whole request's) are collected instead of raised.
 
     A lost connection still raises (TransportError): the build stays resumable and the caller reports it.
+    Every action must target an alias (`load_alias`): a missing one fails with 404, never auto-creates.
     """
     result = BulkResult()
     for ok, item in streaming_bulk(
@@ -118,6 +132,7 @@ def bulk_load(
         max_retries=max_retries,
         initial_backoff=initial_backoff,
         max_backoff=30,
+        require_alias=True,
     ):
         if ok:
             result.indexed += 1
@@ -163,20 +178,23 @@ def aliased_index(client: Elasticsearch, alias: str) -> str | None:
         return None
 
 
-def old_versions(client: Elasticsearch, alias: str) -> list[str]:
-    """Every version of `alias` but the live one."""
+def old_versions(client: Elasticsearch, alias: str) -> tuple[list[str], list[str]]:
+    """(deletable, kept): every version of `alias` but the live one, less those another process is building."""
     live = aliased_index(client, alias)
-    return [name for name in versions(client, alias) if name != live]
+    old = [name for name in versions(client, alias) if name != live]
+    kept = [name for name in old if lease.held_elsewhere(index_meta(client, name))]
+    return [name for name in old if name not in kept], kept
 
 
 def describe_versions(client: Elasticsearch, alias: str) -> list[str]:
     """One line per version: live marker, name, document count, build status."""
     live = aliased_index(client, alias)
-    return [
-        f"{'*' if name == live else ' '} {name}  {client.count(index=name)['count']:>9,} docs  "
-        f"{index_meta(client, name).get('status', '?')}"
-        for name in versions(client, alias)
-    ]
+    lines = []
+    for name in versions(client, alias):
+        meta = index_meta(client, name)
+        status = lease.describe(meta) if lease.held_elsewhere(meta) else meta.get("status", "?")
+        lines.append(f"{'*' if name == live else ' '} {name}  {client.count(index=name)['count']:>9,} docs  {status}")
+    return lines
 
 
 def index_meta(client: Elasticsearch, index: str) -> dict:
@@ -185,33 +203,48 @@ def index_meta(client: Elasticsearch, index: str) -> dict:
     return next(iter(mapping.values()))["mappings"].get("_meta", {})
 
 
-def resumable_index(client: Elasticsearch, alias: str, build: dict) -> str | None:
-    """The newest version built from the same source that the alias does not point to, if any.
+def resumable_index(client: Elasticsearch, alias: str, build: dict, building_only: bool = False) -> str | None:
+    """The newest version built from the same source that the alias does not point to and no other live
+    process is building, if any.
 
     Usually a crashed build ("building"); also one that crashed after its count check but before the alias
-    moved ("complete"): either way, re-sending every document into it is idempotent.
+    moved ("complete"), unless `building_only` (--rebuild: a complete version was served, or could have been,
+    and is not new). Either way, re-sending every document into it is idempotent.
     """
+    statuses = ("building",) if building_only else ("building", "complete")
     current = aliased_index(client, alias)
     for name in reversed(versions(client, alias)):
         if name == current:
             continue
         meta = index_meta(client, name)
-        if meta.get("status") in ("building", "complete") and meta.get("build") == build:
+        if meta.get("status") in statuses and meta.get("build") == build and not lease.held_elsewhere(meta):
             return name
     return None
 
 
 def create_version(client: Elasticsearch, alias: str, build: dict, body: dict | None = None) -> str:
-    """Create `<alias>-v<timestamp>` from es_mappings, with refresh off for the load."""
+    """Create `<alias>-v<timestamp>` from es_mappings, with refresh off for the load, its load alias and this
+    process's lease (es/lease.py).
+
+    No exists-then-create: another build may take the name in between. A name taken is the next second's.
+    """
     body = body or index_body()
-    name = f"{alias}-v{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
-    while client.indices.exists(index=name):
-        time.sleep(1)
-        name = f"{alias}-v{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
     body["settings"]["refresh_interval"] = "-1"
-    body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "status": "building", "build": build}
-    client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
-    return name
+    meta = {**body["mappings"].get("_meta", {}), "status": "building", "build": build, "lease": lease.new_lease()}
+    body["mappings"]["_meta"] = meta
+    stamp = time.time()
+    for _ in range(600):
+        name = f"{alias}-v{time.strftime('%Y%m%d%H%M%S', time.gmtime(stamp))}"
+        try:
+            client.indices.create(
+                index=name, settings=body["settings"], mappings=body["mappings"], aliases={load_alias(name): {}}
+            )
+            return name
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+            stamp += 1
+    raise HybridError(f"no free version name for {alias} in the next 10 minutes of timestamps")
 
 
 def merge_segments(client: Elasticsearch, index: str, timeout_s: float = 3600) -> float:
@@ -246,8 +279,9 @@ def load_fresh(
     what: str = "",
     on_done: Callable[[int], None] = lambda n: None,
 ) -> None:
-    """(Re)create the unversioned index `name` (an evaluation index, not behind an alias), load `actions`,
-    and mark it complete with `build` in its `_meta`, so that `current_build` finds it next time.
+    """(Re)create the unversioned index `name` (an evaluation index, not behind an alias), load `actions`
+    (targeting `load_alias(name)`), and mark it complete with `build` in its `_meta`, so that
+    `current_build` finds it next time.
 
     Documents ES refuses make one HybridError line: an evaluation over a partial index would mislead.
     """
@@ -257,7 +291,8 @@ def load_fresh(
     body = body or index_body()
     body["settings"]["refresh_interval"] = "-1"
     body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "status": "building", "build": build}
-    client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+    load = load_alias(name)  # `actions` target it (see `bulk_actions`)
+    client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"], aliases={load: {}})
     result = bulk_load(client, actions, on_done=on_done)
     if result.failed:
         first = result.failed[0]
@@ -268,6 +303,7 @@ def load_fresh(
     client.indices.put_settings(index=name, settings={"index": {"refresh_interval": "1s"}})
     client.indices.refresh(index=name)
     client.indices.put_mapping(index=name, meta={**index_meta(client, name), "status": "complete"})
+    client.indices.delete_alias(index=name, name=load)
 
 
 def finish_version(
@@ -284,14 +320,39 @@ def finish_version(
         raise HybridError(
             f"index {index} holds {count:,} documents, expected {expected:,}: alias {alias} left unchanged"
         )
-    client.indices.put_mapping(
-        index=index, meta={**index_meta(client, index), **(notes or {}), "status": "complete", "count": count}
-    )
+    meta = {k: v for k, v in index_meta(client, index).items() if k != "lease"}
+    client.indices.put_mapping(index=index, meta={**meta, **(notes or {}), "status": "complete", "count": count})
     old = aliased_index(client, alias)
     if client.indices.exists(index=alias) and old is None:
         raise HybridError(f"{alias} is a concrete index, not an alias: rename or delete it before building")
-    actions = [{"add": {"index": index, "alias": alias}}]
-    if old and old != index:
-        actions.insert(0, {"remove": {"index": old, "alias": alias}})
-    client.indices.update_aliases(actions=actions)
+    old = move_alias(client, alias, index, old)
     return old if old != index else None
+
+
+def move_alias(client: Elasticsearch, alias: str, index: str, seen: str | None, attempts: int = 5) -> str | None:
+    """Point `alias` at `index` alone, as a compare-and-swap on `seen`, the version the caller found live.
+
+    ES accepts a plain `remove` of an alias that is no longer there: two builds that both saw v0 would leave
+    the alias on both new versions. `must_exist` makes the stale swap fail; it is retried against the version
+    now live (the last build to finish wins). With none seen, the alias is taken off every other version of
+    `alias` in the same atomic call. The load alias goes too: nothing writes into a finished version.
+    Returns the version the alias left.
+    """
+    for _ in range(attempts):
+        if seen and seen != index:
+            remove = {"remove": {"index": seen, "alias": alias, "must_exist": True}}
+        else:
+            remove = {"remove": {"index": f"{alias}-v*", "alias": alias}}
+        actions = [
+            remove,
+            {"add": {"index": index, "alias": alias}},
+            {"remove": {"index": index, "alias": load_alias(index)}},
+        ]
+        try:
+            client.indices.update_aliases(actions=actions)
+            return seen
+        except NotFoundError:
+            if not client.indices.exists(index=index):
+                raise HybridError(f"{index} was deleted before alias {alias} could point to it") from None
+            seen = aliased_index(client, alias)  # another build moved it since: swap against that one
+    raise HybridError(f"alias {alias} kept moving while {index} was being made live; re-run the command")

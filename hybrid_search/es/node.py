@@ -223,6 +223,9 @@ def _write_config(p: NodePaths, port: int, heap: str, settings: dict[str, str]) 
         "xpack.ml.enabled": "false",
         "cluster.routing.allocation.disk.threshold_enabled": "false",
         "action.destructive_requires_name": "true",
+        # A write to a missing index fails instead of creating it with dynamic mappings (a version deleted
+        # mid-build); bulk writes also require an alias (es/indexing.py), which covers any other cluster.
+        "action.auto_create_index": "false",
         **settings,
     }
     (p.config / "elasticsearch.yml").write_text("".join(f"{key}: {value}\n" for key, value in yml.items()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from tqdm import tqdm
 
 from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, corpus_files, count_records, read_corpus
-from hybrid_search.es import indexing
+from hybrid_search.es import indexing, lease
 from hybrid_search.es.mappings import index_body, with_vectors
 
 if TYPE_CHECKING:  # torch is imported only when an encoder is used
@@ -38,8 +39,15 @@ class BuildReport:
     merge_seconds: float = 0.0  # of `seconds`, the final force-merge
 
 
+def version_body(encoder: Encoder | None = None) -> dict:
+    """Settings and mappings of a new version: es_mappings, plus the vector field sized for `encoder`."""
+    body = index_body()
+    return with_vectors(body, encoder.dims, encoder.name, str(encoder.path or "")) if encoder else body
+
+
 def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None = None) -> dict:
-    """Identifies a build's input (files, sizes, mtimes, limit, encoder weights) so a crashed build resumes."""
+    """Identifies a build (files, sizes, mtimes, limit, encoder weights, index settings and mappings) so that
+    a crashed build resumes, and a version made with other mappings or settings is never resumed into."""
     digest = hashlib.sha1()
     for path in corpus_files(source):
         stat = path.stat()
@@ -47,6 +55,9 @@ def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None 
     build = {"source": str(source.resolve()), "files": digest.hexdigest(), "limit": limit or 0}
     if encoder is not None:
         build["encoder"] = {"name": encoder.name, "weights": encoder.fingerprint()}
+    body = version_body(encoder)
+    body["mappings"].pop("_meta", None)  # where the encoder's files are is not what the index holds
+    build["index"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
     return build
 
 
@@ -73,19 +84,15 @@ def build_index(
     """
     started = time.monotonic()
     indexing.validate_name(alias)
-    build = source_fingerprint(source, limit, encoder)
-    live = indexing.aliased_index(client, alias)
-    if live and not rebuild:
-        meta = indexing.index_meta(client, live)
-        # --strict re-reads a corpus whose last build skipped bad records, to stop at the first one.
-        if meta.get("status") == "complete" and meta.get("build") == build and not (strict and meta.get("skipped")):
-            return BuildReport(
-                index=live, alias=alias, read=ReadReport(), indexed=meta.get("count", 0), up_to_date=True
-            )
-    index = indexing.resumable_index(client, alias, build)
+    build = source_fingerprint(source, limit, encoder)  # and every corpus file checked, before any index exists
+    total = min(limit, count_records(source) or limit) if limit else count_records(source)
+    if not rebuild and (current := _up_to_date(client, alias, build, strict)):
+        return current
+    index = indexing.resumable_index(client, alias, build, building_only=rebuild)
     resumed = index is not None
-    body = with_vectors(index_body(), encoder.dims, encoder.name, str(encoder.path or "")) if encoder else None
-    index = index or indexing.create_version(client, alias, build, body)
+    if resumed:
+        client.indices.put_alias(index=index, name=indexing.load_alias(index))  # removed when it was finished
+    index = index or indexing.create_version(client, alias, build, version_body(encoder))
     report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed)
 
     seen: set[str] = set()
@@ -101,27 +108,54 @@ def build_index(
     functions = read_corpus(source, report.read, strict=strict)
     if limit:
         functions = itertools.islice(functions, limit)
-    total = min(limit, count_records(source) or limit) if limit else count_records(source)
-    with tqdm(total=total, unit=" fn", desc=f"indexing {index}", disable=not progress, smoothing=0.05) as bar:
+    bar = tqdm(total=total, unit=" fn", desc=f"indexing {index}", disable=not progress, smoothing=0.05)
+    with bar, lease.Renewal(client, index):  # a prune or another build leaves this version alone meanwhile
         encode = encoder.encode_functions if encoder else None
         actions = indexing.bulk_actions(unique(functions), index, encode=encode)
         result = indexing.bulk_load(client, actions, on_done=bar.update, chunk_size=chunk_size, max_retries=max_retries)
-    report.indexed, report.failed = result.indexed, result.failed
-    report.seconds = time.monotonic() - started
-    if not seen:
-        raise HybridError(f"no functions could be read from {source}; nothing indexed ({report.read.summary()})")
-    if result.transient or not result.indexed:
-        report.previous = indexing.aliased_index(client, alias)
-        return report
+        report.indexed, report.failed = result.indexed, result.failed
+        report.seconds = time.monotonic() - started
+        if not seen:
+            raise HybridError(f"no functions could be read from {source}; nothing indexed ({report.read.summary()})")
+        _check_target(client, index, result)
+        if result.transient or not result.indexed:
+            report.previous = indexing.aliased_index(client, alias)
+            return report
+        if progress:
+            tqdm.write(f"merging {index} into one segment (about 2 minutes for the full corpus) ...", file=sys.stderr)
+        report.merge_seconds = indexing.merge_segments(client, index)
     expected = len(seen) - len(result.failed)
-    if progress:
-        tqdm.write(f"merging {index} into one segment (about 2 minutes for the full corpus) ...", file=sys.stderr)
-    report.merge_seconds = indexing.merge_segments(client, index)
     notes = {"rejected": len(result.failed), "skipped": report.read.skipped}
     report.previous = indexing.finish_version(client, index, alias, expected, notes)
     report.swapped = True
     report.seconds = time.monotonic() - started
     return report
+
+
+def _up_to_date(client: Elasticsearch, alias: str, build: dict, strict: bool) -> BuildReport | None:
+    """The report of a build with nothing to do: the live version was completed from this very build."""
+    live = indexing.aliased_index(client, alias)
+    meta = indexing.index_meta(client, live) if live else {}
+    # --strict re-reads a corpus whose last build skipped bad records, to stop at the first one.
+    if meta.get("status") == "complete" and meta.get("build") == build and not (strict and meta.get("skipped")):
+        return BuildReport(index=live, alias=alias, read=ReadReport(), indexed=meta.get("count", 0), up_to_date=True)
+    return None
+
+
+def _check_target(client: Elasticsearch, index: str, result: indexing.BulkResult) -> None:
+    """Writes refused with 404 lost their target: a version deleted mid-build must fail the build, not be
+    counted as documents refused for good (and then served without them)."""
+    if not any(r.status == 404 for r in result.failed):
+        return
+    if not client.indices.exists(index=index):
+        raise HybridError(
+            f"{index} was deleted while it was being built (by hand, or by a prune that does not check builds); "
+            "nothing was made live; re-run the command to build a new version"
+        )
+    raise HybridError(
+        f"the load alias {indexing.load_alias(index)} of {index} was removed while it was being built; "
+        "re-run the same command to resume"
+    )
 
 
 def write_rejects(path: Path, rejected: list[indexing.Rejected]) -> Path | None:

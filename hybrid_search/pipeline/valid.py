@@ -60,11 +60,13 @@ def build_valid_index(
     if indexing.current_build(client, name) == fingerprint:
         return name
 
+    load = indexing.load_alias(name)  # bulk_load writes through an alias only: never auto-creates `name`
+
     def actions():
         for function in functions:
-            yield {"_index": name, "_id": function.doc_id, "_source": indexing.document(function)}
+            yield {"_index": load, "_id": function.doc_id, "_source": indexing.document(function)}
         for query in queries:
-            yield {"_index": name, "_id": masked_id(query), "_source": indexing.document(query.function, masked=True)}
+            yield {"_index": load, "_id": masked_id(query), "_source": indexing.document(query.function, masked=True)}
 
     with tqdm(total=len(functions) + len(queries), desc=f"indexing {name}", unit=" fn", disable=not progress) as bar:
         indexing.load_fresh(client, name, actions(), build=fingerprint, what="the valid index", on_done=bar.update)

@@ -1,7 +1,8 @@
 """The FastAPI app: the search page (server-rendered HTML) at `/` and the JSON API at `/api/search`.
 
 Errors: a wrong request is 400 (unavailable mode) or 422 (failed validation) with `{"error": ...}`;
-Elasticsearch down or the index missing is 503, as JSON on the API and as a message on the page.
+Elasticsearch down or the index missing is 503, as JSON on the API and as a message on the page; too many
+searches at once is 429 (web/gate.py). Searches run in worker threads of their own, behind those gates.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 
 from hybrid_search import __version__
 from hybrid_search.config import DEFAULT_INDEX, EsSettings, Paths
 from hybrid_search.retrieval.base import MODES
-from hybrid_search.web.highlight import code_css, mark, render_code
+from hybrid_search.web.gate import Busy, Gates, Limits
+from hybrid_search.web.highlight import code_css, mark, render_code, safe_href
 from hybrid_search.web.schemas import ErrorOut, SearchOut, search_out
 from hybrid_search.web.service import (
     MAX_K,
@@ -31,6 +34,14 @@ from hybrid_search.web.service import (
 )
 
 HERE = Path(__file__).parent
+# Scripts and styles from this server's own files only: no inline script, handler or style, no plug-ins,
+# no framing; a link from corpus data that slipped through `safe_href` still could not run script.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 Mode = Literal[MODES]
 ERROR_RESPONSES = {
     400: {"model": ErrorOut, "description": "Mode not available on this index."},
@@ -38,6 +49,7 @@ ERROR_RESPONSES = {
         "model": ErrorOut,
         "description": "Invalid parameter (empty or too long query, k out of bounds, unknown mode).",
     },
+    429: {"model": ErrorOut, "description": "Too many searches running and waiting; retry after Retry-After."},
     503: {"model": ErrorOut, "description": "Elasticsearch unreachable, or the index missing or unusable."},
 }
 
@@ -47,22 +59,40 @@ def create_app(
     index: str = DEFAULT_INDEX,
     data_dir: Path | None = None,
     paths: Paths | None = None,
+    limits: Limits | None = None,
 ) -> FastAPI:
-    """The app over one index; `data_dir`'s annotationStore.csv (optional) gives grades and NDCG."""
+    """The app over one index; `data_dir`'s annotationStore.csv (optional) gives grades and NDCG; `limits`:
+    how many searches run at once and wait (web/gate.py)."""
     service = SearchService(settings or EsSettings.from_env(), index, data_dir, paths or Paths.from_env())
+    gates = Gates(limits)
     app = FastAPI(
         title="hybrid-search",
         version=__version__,
         description="Semantic code search over Python functions (CodeSearchNet) on Elasticsearch.",
+        docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN, which the page's policy forbids;
+        redoc_url=None,  # the schema itself stays at /openapi.json
     )
     app.state.service = service
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(mark=mark, render_code=render_code, code_css=code_css(), max_k=MAX_K)
+    templates.env.globals.update(mark=mark, render_code=render_code, safe_href=safe_href, max_k=MAX_K)
     _add_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    css = code_css()
+
+    @app.get("/code.css", include_in_schema=False)
+    def pygments_css() -> Response:
+        """The code colours, as a file: the policy allows no inline style."""
+        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    async def gated(mode: str | None, fn, *args):
+        """`fn` in a worker of the mode's gate; 503 at once while the cluster is known down."""
+        if refusal := service.circuit.refusal():
+            raise Unavailable(refusal)
+        return await gates.for_mode(mode).run(fn, *args)
 
     @app.get("/api/search", response_model=SearchOut, responses=ERROR_RESPONSES, tags=["search"])
-    def api_search(
+    async def api_search(
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query, in words.")],
         mode: Annotated[
             Mode | None, Query(description="Ranking mode [default: hybrid if available, else lexical].")
@@ -70,21 +100,26 @@ def create_app(
         k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")] = 10,
     ) -> SearchOut:
         """Ranked functions for a query, with matched terms, and grades and NDCG for an annotated query."""
-        return search_out(service.search(q, mode, k))
+        return search_out(await gated(mode, service.search, q, mode, k))
+
+    def page_search(context: dict, q: str, mode: str, k: str) -> None:
+        context["modes"] = service.modes()
+        context["mode"] = mode or service.default_mode()
+        if q:
+            context["outcome"] = service.search(q, context["mode"], _page_k(k))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page(request: Request, q: str = "", mode: str = "", k: str = "10"):
+    async def page(request: Request, q: str = "", mode: str = "", k: str = "10"):
         context: dict = {"q": q, "mode": mode, "k": k, "modes": [], "outcome": None, "error": None, "index": index}
         status = 200
         try:
-            context["modes"] = service.modes()
-            context["mode"] = mode or service.default_mode()
-            if q:
-                context["outcome"] = service.search(q, context["mode"], _page_k(k))
+            await gated(mode, page_search, context, q, mode, k)
         except BadRequest as exc:
             context["error"], status = str(exc), exc.status
         except Unavailable as exc:
             context["error"], status = str(exc), 503
+        except Busy as exc:
+            context["error"], status = str(exc), 429
         return templates.TemplateResponse(request, "search.html", context, status_code=status)
 
     return app
@@ -111,3 +146,25 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Unavailable)
     def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=503)
+
+    @app.exception_handler(Busy)
+    def busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after_s)})
+
+
+class SecurityHeaders:
+    """ASGI middleware adding SECURITY_HEADERS to every response (plain ASGI: no per-request task or copy)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)

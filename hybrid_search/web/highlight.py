@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 from pygments.formatters import HtmlFormatter
@@ -78,3 +79,23 @@ def render_code(code: str, terms: frozenset[str]) -> Markup:
 def code_css() -> str:
     """The Pygments style's rules for the classes `render_code` emits, scoped to CODE_CSS_SCOPE."""
     return HtmlFormatter(style=PYGMENTS_STYLE).get_style_defs(CODE_CSS_SCOPE)
+
+
+def safe_href(url: str) -> str | None:
+    """`url` if the page may link to it: http(s) with a host, or a local checkout's file:///path; else None.
+
+    Corpus urls are data from elsewhere: an allow-list, since `javascript:` hides behind case, leading
+    spaces and tabs that browsers drop (`java\tscript:`), and data:, vbscript: and friends do the same harm.
+    """
+    if not url or any(ord(c) < 0x21 or c == "\x7f" for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme in ("http", "https") and host:
+        return url
+    if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
+        return url
+    return None

@@ -32,6 +32,10 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 100
 DISPLAY_FIELDS = ["url", "repo", "path", "func_name", "docstring", "code"]
 MODES_TTL_S = 30.0  # how long the list of available modes is trusted (the alias may move to a new build)
+# A page waits at most this long for Elasticsearch, once (no retries): the full corpus answers in well under a
+# second, and a hung cluster must not hold a request (and its worker) for the client's 4 x 10 s.
+ES_TIMEOUT_S = 5.0
+CIRCUIT_COOLDOWN_S = 5.0  # how long a cluster found down is answered 503 at once before the next try
 
 
 class BadRequest(Exception):
@@ -94,25 +98,72 @@ def check_k(k: int) -> int:
     return k
 
 
+class Circuit:
+    """Answers at once while the cluster is known down, instead of every request waiting out its timeout.
+
+    Opened by a connection failure or timeout (not by a refused request: the cluster answered that). After
+    `cooldown_s` one request tries the cluster again while the others keep failing fast; its success closes it.
+    """
+
+    def __init__(self, cooldown_s: float = CIRCUIT_COOLDOWN_S):
+        self.cooldown_s = cooldown_s
+        self._lock = threading.Lock()
+        self._reason: str | None = None  # None: closed
+        self._next_try = 0.0
+
+    def refusal(self) -> str | None:
+        """What to answer at once while the cluster is known down and no try is due; None otherwise."""
+        with self._lock:
+            wait = self._next_try - time.monotonic()
+            if self._reason is None or wait <= 0:
+                return None
+            return f"{self._reason} (known down; next try in {max(wait, 1):.0f} s)"
+
+    def check(self) -> None:
+        """Raise `Unavailable` as `refusal` says; else let this request reach the cluster (as the try, if due)."""
+        with self._lock:
+            if self._reason is None:
+                return
+            wait = self._next_try - time.monotonic()
+            if wait > 0:
+                raise Unavailable(f"{self._reason} (known down; next try in {max(wait, 1):.0f} s)")
+            self._next_try = time.monotonic() + self.cooldown_s  # this request is the try
+
+    def failed(self, reason: str) -> None:
+        with self._lock:
+            self._reason, self._next_try = reason, time.monotonic() + self.cooldown_s
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._reason = None
+
+
 class SearchService:
     def __init__(self, settings: EsSettings, index: str, data_dir: Path | None, paths: Paths):
         self.settings, self.index, self.paths = settings, index, paths
         # No check at start: the app must come up (and say so on the page) while Elasticsearch is down.
-        self.client = connect(settings, request_timeout=10, check=False)
+        self.client = connect(settings, request_timeout=ES_TIMEOUT_S, check=False, max_retries=0)
         self.qrels = load_optional_qrels(data_dir)
+        self.circuit = Circuit()
         self._retrievers: dict[str, object] = {}
         self._modes: tuple[float, list[str]] | None = None
         self._lock = threading.Lock()
 
     @contextmanager
     def _es_errors(self) -> Iterator[None]:
-        """Elasticsearch and set-up failures as one readable `Unavailable` line."""
+        """Elasticsearch and set-up failures as one readable `Unavailable` line; the circuit first."""
+        self.circuit.check()
         try:
             yield
-        except (TransportError, ApiError) as exc:
+        except TransportError as exc:
+            message = describe_es_error(exc, self.settings.url, self.index)
+            self.circuit.failed(message)
+            raise Unavailable(message) from None
+        except ApiError as exc:
             raise Unavailable(describe_es_error(exc, self.settings.url, self.index)) from None
         except HybridError as exc:
             raise Unavailable(str(exc)) from None
+        self.circuit.succeeded()
 
     def modes(self) -> list[str]:
         """Modes the index supports now (re-checked every MODES_TTL_S seconds)."""

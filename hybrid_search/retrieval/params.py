@@ -50,20 +50,22 @@ class LexicalParams(Params):
     """Field boosts and combination for mode `lexical`, plus the spaCy query-variant clauses."""
 
     mode: ClassVar[str] = "lexical"
+    # Chosen on both validation signals (valid docstring queries and CoSQA's real queries, docs/tuning/):
+    # name, docstring and code weigh alike, summed over fields (most_fields).
     fields: dict[str, float] = field(
         default_factory=lambda: {
-            "func_name": 4.0,
+            "func_name": 1.0,
             "docstring": 1.0,
-            "body.stem": 2.0,
+            "body.stem": 1.0,
             "path.text": 0.0,
             "docstring.code": 0.0,
         }
     )
-    type: str = "best_fields"
-    tie_breaker: float | None = 0.3
-    identifier_boost: float = 0.0  # weight of identifier-style query variants on func_name (0: off)
+    type: str = "most_fields"
+    tie_breaker: float | None = None
+    identifier_boost: float = 2.0  # weight of identifier-style query variants on func_name (0: off)
     lemma_boost: float = 0.5  # weight of the lemmatised query on func_name and body (0: off)
-    drop_web_words: bool = False  # search without "how to ..." and the words naming Python (retrieval/query.py)
+    drop_web_words: bool = True  # search without "how to ..." and the words naming Python (retrieval/query.py)
 
     @property
     def uses_variants(self) -> bool:

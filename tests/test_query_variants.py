@@ -70,8 +70,9 @@ def test_web_words_are_dropped_but_never_the_whole_query():
 def test_lexical_body_without_web_words_only_when_asked():
     from hybrid_search.retrieval.lexical import LexicalRetriever
 
-    plain = LexicalRetriever(None, "x", params=LexicalParams(lemma_boost=0.0))
-    dropping = LexicalRetriever(None, "x", params=LexicalParams(lemma_boost=0.0, drop_web_words=True))
+    off = {"lemma_boost": 0.0, "identifier_boost": 0.0}
+    plain = LexicalRetriever(None, "x", params=LexicalParams(**off, drop_web_words=False))
+    dropping = LexicalRetriever(None, "x", params=LexicalParams(**off, drop_web_words=True))
     query = "how to read a csv file in python"
     assert plain.body(query, k=5)["query"]["multi_match"]["query"] == query
     assert dropping.body(query, k=5)["query"]["multi_match"]["query"] == "read a csv file"

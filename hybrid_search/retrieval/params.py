@@ -107,8 +107,8 @@ class FusionParams(Params):
 
     mode: ClassVar[str] = "hybrid"
     method: str = "linear"  # "rrf" or "linear"
-    depth: int = 200  # candidates taken from each list
-    weights: tuple[float, float] = (0.65, 0.35)  # (lexical, dense)
+    depth: int = 100  # candidates taken from each list
+    weights: tuple[float, float] = (0.5, 0.5)  # (lexical, dense)
     rrf_k: float = 60.0
     norm: str = "zscore"  # linear only: "minmax" or "zscore"
 

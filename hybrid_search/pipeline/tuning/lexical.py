@@ -32,6 +32,7 @@ SEARCH_START = LexicalParams(
     tie_breaker=None,
     identifier_boost=0.0,
     lemma_boost=0.0,
+    drop_web_words=False,
 )
 
 

@@ -10,7 +10,7 @@ from hybrid_search.encoder import TextEncoder
 from hybrid_search.es.queries import Source, knn_search
 from hybrid_search.retrieval.base import OneAtATime, Ranking, Timer, hits_of, plain_text
 from hybrid_search.retrieval.params import DenseParams
-from hybrid_search.retrieval.tuned import load_choice
+from hybrid_search.retrieval.tuned import choice_for_index
 
 
 def index_encoder(meta: dict, index: str, *, models) -> TextEncoder:
@@ -71,8 +71,7 @@ class DenseRetriever(OneAtATime):
         source: Source = True,
         choices_for: str | None = None,
     ):
-        choice = load_choice(paths.tuned, choices_for or index, cls.mode)
-        choice.check_vectors(meta, index)
+        choice = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for)
         encoder = index_encoder(meta, index, models=paths.models)
         return cls(client, index, encoder=encoder, params=choice.params, source=source)
 

@@ -16,7 +16,7 @@ from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, hits_o
 from hybrid_search.retrieval.dense import DenseRetriever
 from hybrid_search.retrieval.lexical import LexicalRetriever
 from hybrid_search.retrieval.params import FusionParams
-from hybrid_search.retrieval.tuned import load_choice
+from hybrid_search.retrieval.tuned import choice_for_index
 
 
 class HybridRetriever(OneAtATime):
@@ -45,8 +45,7 @@ class HybridRetriever(OneAtATime):
         source: Source = True,
         choices_for: str | None = None,
     ):
-        choice = load_choice(paths.tuned, choices_for or index, cls.mode)
-        choice.check_vectors(meta, index)
+        choice = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for)
         parts = {"meta": meta, "paths": paths, "source": source, "choices_for": choices_for}
         lexical = LexicalRetriever.from_index(client, index, **parts)
         dense = DenseRetriever.from_index(client, index, **parts)

@@ -10,7 +10,7 @@ from hybrid_search.config import Paths
 from hybrid_search.es.queries import Source, baseline_search, lexical_search, msearch_lines
 from hybrid_search.retrieval.base import Ranking, Timer, hits_of, plain_text
 from hybrid_search.retrieval.params import LexicalParams
-from hybrid_search.retrieval.tuned import load_choice
+from hybrid_search.retrieval.tuned import choice_for_index
 
 MSEARCH_BATCH = 50  # queries per `_msearch` request in batch search
 
@@ -44,7 +44,8 @@ class LexicalRetriever:
     ):
         """With the choice tuned for `index` (an alias), or for the alias `choices_for` (an evaluation index
         searched with that alias's choices), else the defaults."""
-        return cls(client, index, params=load_choice(paths.tuned, choices_for or index, cls.mode).params, source=source)
+        params = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for).params
+        return cls(client, index, params=params, source=source)
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         p, text = self.params, plain_text(text)

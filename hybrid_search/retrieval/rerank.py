@@ -22,7 +22,7 @@ from hybrid_search.retrieval import fusion
 from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, plain_text
 from hybrid_search.retrieval.hybrid import HybridRetriever
 from hybrid_search.retrieval.params import RerankParams
-from hybrid_search.retrieval.tuned import load_choice
+from hybrid_search.retrieval.tuned import choice_for_index, load_choice
 
 
 def rerank(
@@ -135,8 +135,7 @@ class RerankRetriever(OneAtATime):
     ):
         from hybrid_search.encoder.resolve import load_reranker
 
-        choice = load_choice(paths.tuned, choices_for or index, cls.mode)
-        choice.check_vectors(meta, index)
+        choice = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for)
         # Candidates carry only what the caller asked for (plus url and name); the code of those the
         # re-ranker has not embedded yet is fetched for them alone (`_sources`).
         wanted = (

@@ -118,6 +118,14 @@ def load_choice(folder: Path, alias: str, mode: str) -> Choice:
     return Choice(mode, params, entry.get("made_for") or {}, entry.get("valid") or {}, origin, entry.get("grid"))
 
 
+def choice_for_index(folder: Path, index: str, mode: str, meta: dict, choices_for: str | None = None) -> Choice:
+    """The choice a `mode` retriever runs with on `index` (stored for `choices_for` or the index, else the
+    defaults), refused in one line when it was tuned for other vectors than the index holds."""
+    choice = load_choice(folder, choices_for or index, mode)
+    choice.check_vectors(meta, index)
+    return choice
+
+
 def save_choice(folder: Path, alias: str, choice: Choice) -> Path:
     """Store `choice` for its mode, keeping the other modes' entries; written atomically."""
     path = tuned_file(folder, alias)

@@ -78,3 +78,23 @@ def test_int8_reranker_keeps_the_ranking_and_its_own_cache(reranker, tmp_path):
     assert not np.allclose(full, int8, atol=1e-5)  # the weights really are quantised
     assert (np.sum(full * int8, axis=1) > 0.8).all()  # ... and the vectors stay close to full precision
     assert "int8" in quantized.cache.db.execute("PRAGMA database_list").fetchone()[2]
+
+
+def test_reproducible_reranker_gives_each_function_one_vector_whatever_was_embedded_before(tmp_path):
+    int8 = load_reranker("minilm", models=tmp_path, int8=True)
+    hits = [
+        hit("1", "send_email", "def send_email(to, body):\n    smtp.sendmail(to, body)", 1.0),
+        hit("2", "load_csv", "def load_csv(path):\n    return pandas.read_csv(path)", 1.0),
+        hit("3", "resize", "def resize(img, w, h):\n    '''Scale.'''\n    return img.resize((w * 2, h * 2))", 1.0),
+        hit("4", "parse", "def parse(s):\n    return [int(x) for x in s.split(',') if x.strip()]", 1.0),
+    ]
+    # Batched, int8 vectors depend on their batch-mates: that is what `reproducible` removes.
+    together = Reranker(int8, tmp_path / "batched").code_vectors(hits)
+    apart = Reranker(int8, tmp_path / "single").code_vectors(hits[:1])
+    assert not np.array_equal(together[0], apart[0])
+    first = Reranker(int8, tmp_path / "cold-1").reproducible()
+    first.code_vectors(hits[2:])  # another query embedded some of them first
+    warm = first.code_vectors(hits)
+    second = Reranker(int8, tmp_path / "cold-2").reproducible().code_vectors(hits[::-1])[::-1]
+    assert np.array_equal(warm, second)
+    assert "-alone-" in first.cache.db.execute("PRAGMA database_list").fetchone()[2]

@@ -124,7 +124,7 @@ def run_eval(
     if realq_index:
         results["real_queries"] = {"source": real.source, "queries": len(real.queries), "index": realq_index}
     for mode in wanted:
-        retriever = make_retriever(client, index, mode, paths=paths, source=["url", "func_name"])
+        retriever = make_retriever(client, index, mode, paths=paths, source=["url", "func_name"], reproducible=True)
         rankings = run_mode(retriever, challenge.queries, k, progress)
         result = score_mode(out, mode, challenge, rankings, k)
         choice = load_choice(paths.tuned, index, mode)
@@ -170,7 +170,9 @@ def score_real_queries(
     """MRR@100 and recall@10 / @100 of the real queries' gold functions, searched with `alias`'s choices."""
     from hybrid_search.retrieval import make_retriever
 
-    retriever = make_retriever(client, realq_index, mode, paths=paths, source=["url", "func_name"], choices_for=alias)
+    retriever = make_retriever(
+        client, realq_index, mode, paths=paths, source=["url", "func_name"], choices_for=alias, reproducible=True
+    )
     scores = realq.evaluate_real(run_mode(retriever, real.queries, realq.DEPTH, progress), real)
     return {key: scores[key] for key in ("mrr_at_100", "recall_at_10", "recall_at_100")}
 

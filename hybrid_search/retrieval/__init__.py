@@ -38,18 +38,22 @@ def make_retriever(
     paths: Paths,
     source: list[str] | bool = True,
     choices_for: str | None = None,
+    reproducible: bool = False,
 ) -> Retriever:
     """The retriever of `mode` over `index` (an alias), with the choice tuned for that alias or the defaults.
 
     `choices_for`: the alias whose tuned choices apply instead, for an evaluation index searched as that
     alias would be (the real-query index of `hybrid eval`).
+    `reproducible`: rankings that depend only on the index and the query, whatever was searched before
+    (for evaluation). Only rerank needs it: its cached int8 vectors otherwise depend on their batch.
     """
     from hybrid_search.es.indexing import index_meta
 
     meta = index_meta(client, index)
-    return retriever_class(mode).from_index(
+    retriever = retriever_class(mode).from_index(
         client, index, meta=meta, paths=paths, source=source, choices_for=choices_for
     )
+    return retriever.reproducible() if reproducible and mode == "rerank" else retriever
 
 
 def available_modes(client: Elasticsearch, index: str, *, paths: Paths) -> list[str]:

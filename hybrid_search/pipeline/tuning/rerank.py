@@ -70,7 +70,8 @@ def tune_rerank(
     )
     tried: list[dict] = []
     for model, int8 in ((m, q) for m in models for q in (False, True)):
-        reranker = Reranker(load_reranker(model, models=paths.models, int8=int8), paths.cache)
+        # Embedded alone, as `hybrid eval` does, so the valid scores are what eval's rankings get.
+        reranker = Reranker(load_reranker(model, models=paths.models, int8=int8), paths.cache, alone=True)
         tried += _grid_for(reranker, query_sets, run.progress, echo, latency_budget_ms)
     eligible = [t for t in tried if t["fits"]]
     if not eligible:

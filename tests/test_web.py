@@ -138,7 +138,7 @@ def test_page_shows_results_grades_ndcg_and_only_available_modes(api):
     html = page.text
     assert html.count('<li class="result">') == 3  # lexical finds only the 3 that share a word
     assert '<span class="name"><mark>read</mark>_<mark>csv</mark>_<mark>file</mark></span>' in html
-    assert 'href="https://github.com/acme/tools/blob/' in html and ">acme/tools/src/mod0.py</a>" in html
+    assert 'href="https://github.com/acme/tools/blob/' in html and ">acme/tools/src/mod0.py:1</a>" in html
     assert "grade 3" in html and "grade 1" in html and "not graded" in html
     assert "NDCG of these 3 results, CSN's <em>Within</em> variant" in html and "<strong>1.000</strong>" in html
     assert '<span class="k">def</span>' in html  # pygments' classes on the code

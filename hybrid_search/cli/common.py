@@ -46,8 +46,9 @@ def fail(message: str, code: int = 1):
 class Context:
     """The global options, with the settings, paths and client made on first use."""
 
-    def __init__(self, es_url: str | None, index: str):
+    def __init__(self, es_url: str | None, index: str, index_given: bool = False):
         self.es_url, self.index = es_url, index
+        self.index_given = index_given  # named by --index or HYBRID_INDEX, not the default
 
     @functools.cached_property
     def settings(self) -> EsSettings:
@@ -81,6 +82,26 @@ def resolve_data(data: Path | None) -> Path:
     if not data.exists():
         raise HybridError(f"data folder not found: {data}")
     return data
+
+
+def index_option(function):
+    """`--index NAME` after the command too (`hybrid search "..." --index NAME`), as the group's `--index`."""
+
+    def set_index(ctx: click.Context, param, value: str | None):
+        if value is not None:
+            from hybrid_search.es.indexing import validate_name
+
+            ctx.obj.index, ctx.obj.index_given = validate_name(value), True
+
+    return click.option(
+        "--index",
+        "index_override",
+        default=None,
+        metavar="NAME",
+        expose_value=False,
+        callback=set_index,
+        help="Alias to use (the same as `hybrid --index NAME ...`).",
+    )(function)
 
 
 def real_queries_option(function):

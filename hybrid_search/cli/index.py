@@ -6,11 +6,35 @@ from pathlib import Path
 
 import click
 
-from hybrid_search.cli.common import Context, data_option, encoder_option, fail, progress_option, resolve_data
+from hybrid_search import HybridError
+from hybrid_search.cli.common import (
+    Context,
+    data_option,
+    encoder_option,
+    fail,
+    index_option,
+    progress_option,
+    resolve_data,
+)
 
 
 @click.command("index")
 @data_option
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="PATH",
+    help="Index your own code instead of the corpus: the Python functions and methods of this folder (a git "
+    "checkout or not; git-ignored files, virtualenvs and build folders left out), behind the alias --index "
+    "[default: the folder's name]. A re-run writes only what changed since.",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="With --source: stay running and update the index whenever files change (1 s debounce; Ctrl-C stops).",
+)
+@index_option
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Index only the first N functions (quick runs)."
 )
@@ -21,8 +45,15 @@ from hybrid_search.cli.common import Context, data_option, encoder_option, fail,
     default=None,
     help="Where to list documents ES rejected (id and reason) [default: runs/rejects-<index>.tsv].",
 )
-@click.option("--rebuild", is_flag=True, help="Build a new version even if the live one holds this corpus already.")
-@encoder_option("Also fill dense vectors (kNN) with this trained encoder (see `hybrid train`).")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build a new version even if the live one holds this corpus (or, with --source, this folder) already.",
+)
+@encoder_option(
+    "Also fill dense vectors (kNN) with this trained encoder (see `hybrid train`). With --source the default is "
+    "the live index's encoder, else nbow when it is trained."
+)
 @click.option(
     "--bulk-size", type=click.IntRange(1, 10000), default=500, show_default=True, help="Documents per bulk request."
 )
@@ -35,13 +66,25 @@ from hybrid_search.cli.common import Context, data_option, encoder_option, fail,
 )
 @progress_option
 @click.pass_obj
-def index_cmd(obj: Context, data, limit, strict, rejects, rebuild, encoder, bulk_size, bulk_retries, progress):
-    """Index the corpus into a new versioned index, then point the alias at it.
+def index_cmd(
+    obj: Context, data, source, watch, limit, strict, rejects, rebuild, encoder, bulk_size, bulk_retries, progress
+):
+    """Index the corpus into a new versioned index, then point the alias at it; or, with --source, your own code.
 
     Re-running after a crash resumes the unfinished build (document ids come from urls, so nothing is
     duplicated); the alias moves only once the new index holds every function that was read. If the live
     index was already built from the same files, nothing is done (use --rebuild to force a new version).
+
+    With --source PATH the first run builds the index of that folder; later runs update it in place, reading
+    only the files whose content changed and writing only the functions that changed (added, updated,
+    deleted; the rest untouched). Files that do not parse are listed with file:line and skipped.
     """
+    if source is not None:
+        if data or limit or strict or rejects:
+            raise HybridError("--data, --limit, --strict and --rejects apply to the corpus, not to --source")
+        return index_source(obj, source, watch, rebuild, encoder, bulk_size, bulk_retries, progress)
+    if watch:
+        raise HybridError("--watch needs --source PATH (the corpus does not change)")
     from hybrid_search.pipeline.build import build_index, describe_build, write_rejects
 
     folder = resolve_data(data)
@@ -71,12 +114,50 @@ def index_cmd(obj: Context, data, limit, strict, rejects, rebuild, encoder, bulk
         fail(failure, code=3)
 
 
+def index_source(obj: Context, source: Path, watch, rebuild, encoder, bulk_size, bulk_retries, progress) -> None:
+    """`hybrid index --source`: build or update the index of a folder, then, with --watch, keep it current."""
+    from hybrid_search.pipeline.source import choose_encoder, default_alias, describe_sync, sync_source, watch_source
+
+    alias = obj.index if obj.index_given else default_alias(source)
+    client = obj.client(request_timeout=120)
+    model = choose_encoder(client, alias, encoder, models=obj.paths.models)
+    if model is None:
+        click.echo("no trained encoder (see `hybrid train`): indexing without vectors, lexical modes only")
+
+    def sync(rebuild_now: bool = False, progress_now: bool = progress):
+        return sync_source(
+            client,
+            source,
+            alias,
+            encoder=model,
+            rebuild=rebuild_now,
+            progress=progress_now,
+            chunk_size=bulk_size,
+            max_retries=bulk_retries,
+        )
+
+    def show(report) -> None:
+        for line in describe_sync(report):
+            click.echo(line)
+
+    show(sync(rebuild))
+    if not watch:
+        return
+    click.echo(f"watching {source} (Ctrl-C stops)")
+    try:
+        watch_source(source, lambda: sync(False, False), show)
+    except KeyboardInterrupt:
+        # An update cut short left its files pending: the next run (or watch) finishes it.
+        click.echo("stopped watching")
+
+
 @click.group("indices")
 def indices():
     """List or prune the versioned indices behind the alias."""
 
 
 @indices.command("list")
+@index_option
 @click.pass_obj
 def indices_list(obj: Context):
     """Versions of the alias, with document counts and which one is live."""
@@ -88,6 +169,7 @@ def indices_list(obj: Context):
 
 @indices.command("prune")
 @click.option("--yes", is_flag=True, help="Delete without asking.")
+@index_option
 @click.pass_obj
 def indices_prune(obj: Context, yes: bool):
     """Delete every version of the alias except the live one and those another process is building."""

@@ -41,10 +41,13 @@ def cli(ctx: click.Context, es_url: str | None, index: str):
       hybrid index --encoder nbow   # index the corpus behind the alias
       hybrid search "read a csv file into a dataframe"
       hybrid eval           # NDCG on the 99 CodeSearchNet queries, per mode
+      hybrid index --source ~/src/myproject   # your own code, behind the alias `myproject`
+      hybrid search "..." --index myproject
     """
     from hybrid_search.es.indexing import validate_name
 
-    ctx.obj = Context(es_url, validate_name(index))
+    given = ctx.get_parameter_source("index") not in (None, click.core.ParameterSource.DEFAULT)
+    ctx.obj = Context(es_url, validate_name(index), index_given=given)
 
 
 for family in (node, data, index, search, evaluate, tune, train):

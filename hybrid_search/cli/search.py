@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from hybrid_search import HybridError
-from hybrid_search.cli.common import Context, data_option, fail, k_option
+from hybrid_search.cli.common import Context, data_option, fail, index_option, k_option
 from hybrid_search.retrieval.base import MODES
 
 
@@ -21,6 +21,7 @@ from hybrid_search.retrieval.base import MODES
 )
 @k_option(10, "Results to show.")
 @click.option("--lines", type=click.IntRange(0, 100), default=4, show_default=True, help="Code lines shown per result.")
+@index_option
 @click.pass_obj
 def search_cmd(obj: Context, query: str, mode: str | None, k: int, lines: int):
     """Search the index and print ranked functions."""
@@ -40,7 +41,7 @@ def search_cmd(obj: Context, query: str, mode: str | None, k: int, lines: int):
     for rank, hit in enumerate(ranking.hits, start=1):
         src = hit.source
         click.secho(f"{rank:>3}. {src.get('func_name')}", bold=True, nl=False)
-        click.echo(f"  {src.get('repo')}/{src.get('path')}  score {hit.score:.2f}")
+        click.echo(f"  {src.get('repo')}/{src.get('path')}:{src.get('start_line', 0)}  score {hit.score:.2f}")
         click.echo(f"     {hit.url}")
         for line in src.get("code", "").splitlines()[:lines]:
             click.echo(f"     | {line}")
@@ -50,6 +51,7 @@ def search_cmd(obj: Context, query: str, mode: str | None, k: int, lines: int):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @data_option
+@index_option
 @click.pass_obj
 def serve_cmd(obj: Context, host: str, port: int, data: Path | None):
     """Web search page at http://HOST:PORT/ and JSON API at /api/search (schema: /openapi.json). Needs the web extra.

@@ -45,3 +45,11 @@ def with_vectors(body: dict, dims: int, encoder: str, encoder_path: str = "") ->
         "dims": dims,
     }
     return body
+
+
+def with_source_fields(body: dict) -> dict:
+    """Add the fields of an index of a source folder (es_mappings/source_fields.json): `fn_sha`, the hash of
+    each function's document, which tells an incremental `hybrid index --source` what changed."""
+    body = copy.deepcopy(body)
+    body["mappings"]["properties"].update(copy.deepcopy(_load("source_fields")))
+    return body

@@ -123,3 +123,12 @@ def display_search(text: str, *, doc_ids: Sequence[str], source: Source) -> dict
         .highlight(*HIGHLIGHT_FIELDS)
     )
     return search.to_dict()
+
+
+# ---------------------------------------------------------------- an index of a source folder
+
+
+def functions_of_paths(paths: Sequence[str]) -> dict:
+    """Every function document of these files, with what an incremental update compares (path, `fn_sha`);
+    for `elasticsearch.helpers.scan`."""
+    return Search().filter(Q("terms", path=list(paths))).source(["path", "fn_sha"]).to_dict()

@@ -55,10 +55,15 @@ def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None 
     build = {"source": str(source.resolve()), "files": digest.hexdigest(), "limit": limit or 0}
     if encoder is not None:
         build["encoder"] = {"name": encoder.name, "weights": encoder.fingerprint()}
-    body = version_body(encoder)
-    body["mappings"].pop("_meta", None)  # where the encoder's files are is not what the index holds
-    build["index"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+    build["index"] = body_digest(version_body(encoder))
     return build
+
+
+def body_digest(body: dict) -> str:
+    """A short hash of an index's settings and mappings, `_meta` left out (where the encoder's files are is
+    not what the index holds)."""
+    body = {**body, "mappings": {k: v for k, v in body["mappings"].items() if k != "_meta"}}
+    return hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def build_index(

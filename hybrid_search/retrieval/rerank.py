@@ -3,7 +3,8 @@
 final(d) = w * minmax(first-stage score)(d) + (1 - w) * cosine(MiniLM(query), MiniLM(code of d)),
 with K and w chosen on the valid partition (`hybrid tune rerank`). Candidate embeddings are cached on
 disk per model (sqlite, keyed by document id, under `Paths.cache`), so a function is embedded once,
-whatever query brings it.
+whatever query brings it. A document whose content can change under the same id (an index of a source
+folder, `hybrid index --source`) carries `fn_sha`, the hash of its content, which joins the key.
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ def function_of(hit: Hit) -> Function:
     )
 
 
+def cache_key(hit: Hit) -> str:
+    """The document id, with the content hash of a document that can change under it (`fn_sha`)."""
+    version = hit.source.get("fn_sha")
+    return f"{hit.doc_id}:{version}" if version else hit.doc_id
+
+
 class Reranker:
     """Scores candidates with a MiniLM encoder, embedding each function once (cache) per model.
 
@@ -97,18 +104,21 @@ class Reranker:
     def code_vectors(self, hits: list[Hit], fetch: Callable[[list[str]], dict[str, dict]] | None = None) -> np.ndarray:
         """Vectors of the hits' code: from the cache, else embedded (sources read through `fetch` when given,
         so the first stage need not carry every candidate's code)."""
-        cached = self.cache.get_many([h.doc_id for h in hits])
-        missing = [h for h in hits if h.doc_id not in cached]
+        keys = [cache_key(h) for h in hits]
+        cached = self.cache.get_many(keys)
+        missing = {key: h for h, key in zip(hits, keys) if key not in cached}
         if missing:
             if fetch is not None:
-                sources = fetch([h.doc_id for h in missing])
-                missing = [Hit(h.doc_id, h.url, h.score, sources.get(h.doc_id, h.source)) for h in missing]
-            functions = [function_of(h) for h in missing]
+                sources = fetch([h.doc_id for h in missing.values()])
+                missing = {
+                    k: Hit(h.doc_id, h.url, h.score, sources.get(h.doc_id, h.source)) for k, h in missing.items()
+                }
+            functions = [function_of(h) for h in missing.values()]
             fresh = self.encoder.encode_functions(functions, batch_size=1 if self.alone else 32)
-            new = {h.doc_id: v for h, v in zip(missing, fresh)}
+            new = dict(zip(missing, fresh))
             self.cache.put_many(new)
             cached.update(new)
-        return np.stack([cached[h.doc_id] for h in hits]) if hits else np.zeros((0, self.encoder.dims), np.float32)
+        return np.stack([cached[key] for key in keys]) if hits else np.zeros((0, self.encoder.dims), np.float32)
 
     def similarities(self, text: str, hits: list[Hit], fetch=None) -> dict[str, float]:
         """doc id -> cosine between the query and the hit's code."""
@@ -150,9 +160,9 @@ class RerankRetriever(OneAtATime):
         # Candidates carry only what the caller asked for (plus url and name); the code of those the
         # re-ranker has not embedded yet is fetched for them alone (`_sources`).
         wanted = (
-            ["url", "func_name"]
+            ["url", "func_name", "fn_sha"]
             if source is False
-            else (source if source is True else sorted({*source, "url", "func_name"}))
+            else (source if source is True else sorted({*source, "url", "func_name", "fn_sha"}))
         )
         first_stage = HybridRetriever.from_index(
             client, index, meta=meta, paths=paths, source=wanted, choices_for=choices_for

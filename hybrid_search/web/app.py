@@ -22,7 +22,7 @@ from hybrid_search import __version__
 from hybrid_search.config import DEFAULT_INDEX, EsSettings, Paths
 from hybrid_search.retrieval.base import MODES
 from hybrid_search.web.gate import Busy, Gates, Limits
-from hybrid_search.web.highlight import code_css, mark, render_code, safe_href
+from hybrid_search.web.highlight import code_css, mark, render_code, safe_href, where
 from hybrid_search.web.schemas import ErrorOut, SearchOut, search_out
 from hybrid_search.web.service import (
     MAX_K,
@@ -75,7 +75,7 @@ def create_app(
     app.state.service = service
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(mark=mark, render_code=render_code, safe_href=safe_href, max_k=MAX_K)
+    templates.env.globals.update(mark=mark, render_code=render_code, safe_href=safe_href, where=where, max_k=MAX_K)
     _add_error_handlers(app)
     app.add_middleware(SecurityHeaders)
     css = code_css()

@@ -99,3 +99,9 @@ def safe_href(url: str) -> str | None:
     if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
         return url
     return None
+
+
+def where(source: dict) -> str:
+    """`repo/path:line` of a result (the line of its `def`; no line when the document has none)."""
+    line = source.get("start_line") or 0
+    return f"{source.get('repo', '')}/{source.get('path', '')}" + (f":{line}" if line else "")

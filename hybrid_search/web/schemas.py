@@ -12,7 +12,11 @@ class ResultOut(BaseModel):
     func_name: str
     repo: str
     path: str
-    url: str = Field(description="The function on GitHub (commit and line range).")
+    line: int = Field(description="The line of the function's `def` in `path` (0 when unknown).")
+    url: str = Field(
+        description="The function on GitHub (commit and line range), or for a local source folder "
+        "(`hybrid index --source`) a file:// link or the remote's web page."
+    )
     score: float = Field(description="The mode's own score (BM25, cosine, fused or re-ranked): compare within a list.")
     grade: float | None = Field(
         description="Mean human relevance 0-3 from CodeSearchNet's annotations; null if the query is not one of "
@@ -59,6 +63,7 @@ def search_out(outcome: Outcome) -> SearchOut:
                 func_name=r.source.get("func_name", ""),
                 repo=r.source.get("repo", ""),
                 path=r.source.get("path", ""),
+                line=r.source.get("start_line") or 0,
                 url=r.hit.url,
                 score=r.hit.score,
                 grade=r.grade,

@@ -30,7 +30,7 @@ from hybrid_search.web.highlight import matched_terms
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
-DISPLAY_FIELDS = ["url", "repo", "path", "func_name", "docstring", "code"]
+DISPLAY_FIELDS = ["url", "repo", "path", "start_line", "func_name", "docstring", "code"]
 MODES_TTL_S = 30.0  # how long the list of available modes is trusted (the alias may move to a new build)
 # A page waits at most this long for Elasticsearch, once (no retries): the full corpus answers in well under a
 # second, and a hung cluster must not hold a request (and its worker) for the client's 4 x 10 s.

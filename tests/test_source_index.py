@@ -2,7 +2,6 @@
 against the real node: what is extracted, what each run counts and writes, and what the searches find."""
 
 import subprocess
-import textwrap
 import threading
 import time
 from pathlib import Path

@@ -245,7 +245,9 @@ def test_cli_index_search_and_page_link_to_the_files(es_settings, repo, index_na
     runner = CliRunner()
     indexed = runner.invoke(cli, ["--es-url", es_settings.url, "index", "--source", str(repo), "--no-progress"])
     assert indexed.exit_code == 0, indexed.output
-    assert "no trained encoder" in indexed.output and f"alias {index_name} -> {index_name}-v" in indexed.output
+    assert (
+        "no vectors (no trained encoder" in indexed.output and f"alias {index_name} -> {index_name}-v" in indexed.output
+    )
     assert "skipped pkg/broken.py:3: invalid syntax" in indexed.output
 
     found = runner.invoke(cli, ["--es-url", es_settings.url, "search", "read csv rows", "--index", index_name])

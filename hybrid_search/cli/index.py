@@ -118,11 +118,11 @@ def index_source(obj: Context, source: Path, watch, rebuild, encoder, bulk_size,
     """`hybrid index --source`: build or update the index of a folder, then, with --watch, keep it current."""
     from hybrid_search.pipeline.source import choose_encoder, default_alias, describe_sync, sync_source, watch_source
 
+    if not source.is_dir():
+        raise HybridError(f"source folder not found: {source}")
     alias = obj.index if obj.index_given else default_alias(source)
     client = obj.client(request_timeout=120)
     model = choose_encoder(client, alias, encoder, models=obj.paths.models)
-    if model is None:
-        click.echo("no trained encoder (see `hybrid train`): indexing without vectors, lexical modes only")
 
     def sync(rebuild_now: bool = False, progress_now: bool = progress):
         return sync_source(

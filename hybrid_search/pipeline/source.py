@@ -387,6 +387,8 @@ def describe_sync(report: SyncReport, shown_failures: int = 20) -> list[str]:
     timing = f"in {report.seconds:.1f}s ({rate:,.0f} functions/s written" + (
         f", {report.encode_seconds:.1f}s encoding with {report.encoder})" if report.encoder else ", no vectors)"
     )
+    if not report.encoder and report.created:
+        lines.append("no vectors (no trained encoder; see `hybrid train`, then --encoder): lexical modes only")
     if report.created:
         lines.append(
             f"built {report.index}: {counts}; {report.functions:,} functions {timing}; alias {report.alias} -> "

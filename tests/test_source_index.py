@@ -276,3 +276,22 @@ def test_the_rerank_cache_key_follows_the_content_of_a_function_that_can_change(
 
     assert cache_key(Hit("id1", "file:///a.py#L1-L2", 1.0, {"fn_sha": "abc"})) == "id1:abc"
     assert cache_key(Hit("id1", "https://github.com/a/b/blob/c/a.py#L1-L2", 1.0, {})) == "id1"  # corpus: as before
+
+
+def test_the_encoder_is_nbow_when_trained_then_the_live_one_loaded_only_to_encode(
+    es, repo, index_name, tmp_path, trained
+):
+    from hybrid_search.pipeline.source import choose_encoder
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "nbow").symlink_to(trained[3], target_is_directory=True)  # the tiny encoder, under nbow's name
+    first = choose_encoder(es, index_name, None, models=models)
+    assert first.name == "nbow"
+    assert sync_source(es, repo, index_name, encoder=first, progress=False).encoder == "nbow"
+    again = choose_encoder(es, index_name, None, models=models)
+    report = sync_source(es, repo, index_name, encoder=again, progress=False)
+    assert counts(report) == (0, 0, 0, 8) and again._loaded is None  # nothing to encode: never loaded
+    (repo / "pkg" / "stable.py").write_text(STABLE + "\n\ndef another(values):\n    return max(values)\n")
+    assert counts(sync_source(es, repo, index_name, encoder=again, progress=False)) == (1, 0, 0, 8)
+    assert again._loaded is not None

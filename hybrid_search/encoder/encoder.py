@@ -6,7 +6,6 @@ A model folder holds `model.pt` (weights), `vocab.json`, `config.json` (architec
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,9 +60,9 @@ class Encoder:
 
     def fingerprint(self) -> str:
         """sha1 of the saved weights (identifies the vectors an index was built with)."""
-        if self.path is None or not (self.path / "model.pt").exists():
-            return ""
-        return hashlib.sha1((self.path / "model.pt").read_bytes()).hexdigest()
+        from hybrid_search.encoder.resolve import weights_fingerprint
+
+        return "" if self.path is None else weights_fingerprint(self.path)
 
     def save(self, path: Path, metadata: dict) -> None:
         path.mkdir(parents=True, exist_ok=True)

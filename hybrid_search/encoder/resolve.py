@@ -7,6 +7,7 @@ all-MiniLM-L6-v2 weights. torch is imported only when a model is loaded.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +47,13 @@ def model_folder(name_or_path: str | Path, *, models: Path) -> Path:
             "train one with `hybrid train`"
         )
     return folder
+
+
+def weights_fingerprint(folder: Path) -> str:
+    """sha1 of a model folder's saved weights (`model.pt`; "" when there are none), read without torch: it
+    identifies the vectors an index was built with (`Encoder.fingerprint`)."""
+    weights = Path(folder) / "model.pt"
+    return hashlib.sha1(weights.read_bytes()).hexdigest() if weights.exists() else ""
 
 
 def load_encoder(name_or_path: str | Path, *, models: Path) -> Encoder:

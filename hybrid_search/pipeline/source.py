@@ -85,7 +85,7 @@ def default_alias(root: Path) -> str:
     return indexing.validate_name(name or "source")
 
 
-def source_build(checkout: Checkout, encoder: Encoder | None) -> dict:
+def source_build(checkout: Checkout, encoder: Encoder | DeferredEncoder | None) -> dict:
     """What the index was made for: kind, folder, vectors, settings and mappings. Another value builds anew."""
     build = {"kind": KIND, "source": str(checkout.root), "index": body_digest(source_body(encoder))}
     if encoder is not None:
@@ -97,24 +97,57 @@ def source_body(encoder: Encoder | None) -> dict:
     return with_source_fields(version_body(encoder))
 
 
-def choose_encoder(client: Elasticsearch, alias: str, name: str | None, *, models: Path) -> Encoder | None:
-    """The encoder named, else the one of the live index (a re-run keeps its vectors), else `nbow` when it is
-    trained; None (lexical modes only) when there is none."""
-    from hybrid_search.encoder.resolve import load_encoder
+class DeferredEncoder:
+    """A trained encoder loaded on first use: an update with nothing to encode never imports torch, whose
+    start-up alone takes seconds. `dims` may come from the live index, whose vectors these weights made."""
 
-    if name:
-        return load_encoder(name, models=models)
+    def __init__(self, folder: Path, dims: int | None = None):
+        self.path, self.name, self._dims, self._loaded = folder, folder.name, dims, None
+
+    def fingerprint(self) -> str:
+        from hybrid_search.encoder.resolve import weights_fingerprint
+
+        return weights_fingerprint(self.path)
+
+    @property
+    def dims(self) -> int:
+        return self._dims if self._dims is not None else self.loaded().dims
+
+    def loaded(self) -> Encoder:
+        if self._loaded is None:
+            from hybrid_search.encoder.encoder import Encoder
+
+            self._loaded = Encoder.load(self.path)
+        return self._loaded
+
+    def encode_functions(self, functions: list[Function]):
+        return self.loaded().encode_functions(functions)
+
+
+def choose_encoder(client: Elasticsearch, alias: str, name: str | None, *, models: Path) -> DeferredEncoder | None:
+    """The encoder named, else the one of the live index (a re-run keeps its vectors), else `nbow` when it is
+    trained; None (lexical modes only) when there is none. Loaded only when something is encoded."""
+    from hybrid_search.encoder.resolve import model_folder, weights_fingerprint
+
     live = indexing.aliased_index(client, alias)
     meta = indexing.index_meta(client, live) if live else {}
-    if meta.get("build", {}).get("kind") == KIND and "encoder" in meta:
+    ours = meta.get("build", {}).get("kind") == KIND
+    if name:
+        folder = model_folder(name, models=models)
+    elif ours and "encoder" in meta:
         recorded = meta.get("encoder_path") or ""
-        return load_encoder(recorded if Path(recorded, "config.json").is_file() else meta["encoder"], models=models)
-    if meta.get("build", {}).get("kind") == KIND:
+        folder = (
+            Path(recorded) if Path(recorded, "config.json").is_file() else model_folder(meta["encoder"], models=models)
+        )
+    elif ours:
         return None  # built without vectors: stays so unless --encoder says otherwise
-    try:
-        return load_encoder("nbow", models=models)
-    except HybridError:
-        return None
+    else:
+        try:
+            folder = model_folder("nbow", models=models)
+        except HybridError:
+            return None
+    same_weights = meta.get("build", {}).get("encoder", {}).get("weights") == weights_fingerprint(folder)
+    return DeferredEncoder(folder, dims=meta.get("dims") if ours and same_weights else None)
 
 
 # ---------------------------------------------------------------- documents of one file

@@ -21,7 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class EsSettings:
-    """How to reach the cluster: URL plus optional API key, basic auth and CA certificate."""
+    """How to reach the cluster: URL (or several nodes' URLs, comma-separated) plus optional API key, basic
+    auth and CA certificate."""
 
     url: str = DEFAULT_ES_URL
     api_key: str | None = field(default=None, repr=False)
@@ -41,8 +42,14 @@ class EsSettings:
             password=env.get("HYBRID_ES_PASSWORD") or file.get("password"),
             ca_certs=env.get("HYBRID_ES_CA_CERTS") or file.get("ca_certs"),
         )
-        check_url(settings.url)
+        for one in settings.urls:
+            check_url(one)
         return settings
+
+    @property
+    def urls(self) -> list[str]:
+        """Each node of `url` ('http://a:9200,http://b:9200'): the client spreads requests over them."""
+        return self.url.split(",")  # not stripped: a URL with spaces is refused (check_url), never guessed at
 
 
 def check_url(url: str) -> None:
@@ -63,7 +70,10 @@ def check_url(url: str) -> None:
     except ValueError:
         valid = False
     if not valid:
-        raise HybridError("the Elasticsearch URL must look like http://HOST:PORT or https://HOST:PORT")
+        raise HybridError(
+            "the Elasticsearch URL must look like http://HOST:PORT or https://HOST:PORT (several nodes: "
+            "comma-separated, no spaces)"
+        )
 
 
 # ---------------------------------------------------------------- config file

@@ -110,7 +110,15 @@ def second_node():
 # Fixtures that reach a node, train or load a model: a test that uses none of them (directly or through
 # other fixtures) is pure, and `pytest -m pure` runs those alone in seconds.
 IMPURE_FIXTURES = {"es_settings", "trained", "second_node", "https_es", "reranker"}
-IMPURE_MODULES = {"test_faults", "test_local_es", "test_web_browser", "test_bench", "test_rerank", "test_encoder"}
+IMPURE_MODULES = {
+    "test_cluster",
+    "test_faults",
+    "test_local_es",
+    "test_web_browser",
+    "test_bench",
+    "test_rerank",
+    "test_encoder",
+}
 
 
 def pytest_collection_modifyitems(items):

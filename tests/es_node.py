@@ -71,3 +71,94 @@ class ThrowawayNode:
         """Stop the node (its own pid only) and delete its folder."""
         self.down()
         shutil.rmtree(self.paths.home, ignore_errors=True)
+
+
+# Fault detection in seconds, not the defaults' tens of seconds, so that a killed or paused node leaves the
+# cluster (and a new master is elected) within the test's time.
+FAST_FAULT_DETECTION = {
+    "cluster.fault_detection.follower_check.interval": "500ms",
+    "cluster.fault_detection.follower_check.timeout": "2s",
+    "cluster.fault_detection.follower_check.retry_count": "2",
+    "cluster.fault_detection.leader_check.interval": "500ms",
+    "cluster.fault_detection.leader_check.timeout": "2s",
+    "cluster.fault_detection.leader_check.retry_count": "2",
+}
+
+
+def free_port_block(count: int, start: int = 9201, stop: int = 9299, transport_offset: int = 100) -> int:
+    """The first port p from `start` with p .. p+count-1 and their transport ports (+offset) all free."""
+    for port in range(start, stop - count + 1):
+        wanted = [*range(port, port + count), *range(port + transport_offset, port + transport_offset + count)]
+        if all(_free(candidate) for candidate in wanted):
+            return port
+    raise RuntimeError(f"no {count} free ports in {start}-{stop}")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class ThrowawayCluster:
+    """A cluster of `nodes` local nodes on free ports in 9201-9299 (transport +100), sharing the cached
+    install, with fast fault detection; stopped and removed afterwards."""
+
+    nodes: int = 3
+    heap: str = "384m"
+
+    def __post_init__(self):
+        from hybrid_search.es import cluster
+
+        port = free_port_block(self.nodes)
+        self.home = home_dir() / "test-nodes" / uuid.uuid4().hex[:12]
+        self.install = node.NodePaths(home_dir()).install
+        self.spec = cluster.ClusterSpec(
+            nodes=self.nodes,
+            heap=self.heap,
+            http_port=port,
+            transport_port=port + 100,
+            name=f"hybrid-test-cluster-{port}",
+            settings=FAST_FAULT_DETECTION,
+        )
+
+    @property
+    def names(self) -> list[str]:
+        return self.spec.names()
+
+    @property
+    def es_settings(self) -> EsSettings:
+        return EsSettings(url=",".join(self.spec.urls()))
+
+    def up(self) -> None:
+        from hybrid_search.es import cluster
+
+        cluster.up(self.home, self.spec, shared_install=self.install, echo=_quiet)
+
+    def client(self, request_timeout: float = 30):
+        return connect(self.es_settings, request_timeout=request_timeout)
+
+    def pid(self, name: str) -> int | None:
+        from hybrid_search.es import cluster
+
+        return node.running_pid(cluster.node_paths(self.home, name, self.install))
+
+    def kill(self, name: str, sig: int) -> None:
+        from hybrid_search.es import cluster
+
+        cluster.signal_node(self.home, name, sig, shared_install=self.install)
+
+    def start(self, name: str) -> None:
+        from hybrid_search.es import cluster
+
+        cluster.start_node(self.home, name, shared_install=self.install, echo=_quiet)
+
+    def remove(self) -> None:
+        from hybrid_search.es import cluster
+
+        cluster.down(self.home, shared_install=self.install, echo=_quiet)
+        shutil.rmtree(self.home, ignore_errors=True)

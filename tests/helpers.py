@@ -142,3 +142,14 @@ def serving(app, wait_s: float = 20):
         server.should_exit = True
         thread.join(wait_s)
         sock.close()
+
+
+def generated_corpus(folder: Path, n: int) -> Path:
+    """`n` small distinct functions in two files: enough for a build to last a few seconds with small bulks."""
+    records = [
+        make_function(i, f"handler_{i}.process_item", f"Process item number {i} of the queue.", f"x = {i}\nreturn x")
+        for i in range(n)
+    ]
+    write_jsonl_gz(folder / "corpus" / "a.jsonl.gz", records[: n // 2])
+    write_jsonl_gz(folder / "corpus" / "b.jsonl.gz", records[n // 2 :])
+    return folder

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from es_node import ThrowawayNode
-from helpers import make_function, pair_records, synthetic_pairs, write_jsonl_gz
+from helpers import generated_corpus, make_function, pair_records, synthetic_pairs, write_jsonl_gz
 
 from hybrid_search.cli import cli
 from hybrid_search.data.corpus import ReadReport, read_corpus
@@ -96,17 +96,6 @@ def start_interruptible(command: list[str], cwd: Path) -> subprocess.Popen:
         )
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def generated_corpus(folder: Path, n: int) -> Path:
-    """`n` small distinct functions in two shards: enough for a build to last a few seconds with small bulks."""
-    records = [
-        make_function(i, f"handler_{i}.process_item", f"Process item number {i} of the queue.", f"x = {i}\nreturn x")
-        for i in range(n)
-    ]
-    write_jsonl_gz(folder / "corpus" / "a.jsonl.gz", records[: n // 2])
-    write_jsonl_gz(folder / "corpus" / "b.jsonl.gz", records[n // 2 :])
-    return folder
 
 
 def indexed_so_far(client, alias: str) -> int:

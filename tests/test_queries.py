@@ -103,4 +103,7 @@ def test_display_keeps_exactly_the_ranked_documents_and_highlights_whole_fields(
 
 
 def test_msearch_names_the_index_before_each_body():
-    assert msearch_lines("idx", [{"a": 1}, {"b": 2}]) == [{"index": "idx"}, {"a": 1}, {"index": "idx"}, {"b": 2}]
+    header = {"index": "idx", "allow_partial_search_results": False}
+    assert msearch_lines("idx", [{"a": 1}, {"b": 2}]) == [header, {"a": 1}, header, {"b": 2}]
+    dfs = {**header, "search_type": "dfs_query_then_fetch"}
+    assert msearch_lines("idx", [{"a": 1}], "dfs_query_then_fetch") == [dfs, {"a": 1}]

@@ -64,10 +64,43 @@ from hybrid_search.cli.common import (
     show_default=True,
     help="Retries of documents refused with 429 (back-pressure), waiting 1s, 2s, 4s ... (at most 30s) between.",
 )
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Primary shards [default: one per 5M functions; fixed for a version, another count builds a new one].",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(0, 16),
+    default=None,
+    help="Replicas of each shard [default: 1 on a cluster of two or more data nodes, else 0]; a write is "
+    "acknowledged once two copies hold it when there are replicas.",
+)
+@click.option(
+    "--dfs/--no-dfs",
+    default=None,
+    help="Search with dfs_query_then_fetch (BM25 statistics of all shards) [default: on with more than one "
+    "shard; see docs/scaling.md].",
+)
 @progress_option
 @click.pass_obj
 def index_cmd(
-    obj: Context, data, source, watch, limit, strict, rejects, rebuild, encoder, bulk_size, bulk_retries, progress
+    obj: Context,
+    data,
+    source,
+    watch,
+    limit,
+    strict,
+    rejects,
+    rebuild,
+    encoder,
+    bulk_size,
+    bulk_retries,
+    shards,
+    replicas,
+    dfs,
+    progress,
 ):
     """Index the corpus into a new versioned index, then point the alias at it; or, with --source, your own code.
 
@@ -85,10 +118,16 @@ def index_cmd(
         return index_source(obj, source, watch, rebuild, encoder, bulk_size, bulk_retries, progress)
     if watch:
         raise HybridError("--watch needs --source PATH (the corpus does not change)")
+    from hybrid_search.data.corpus import count_records
+    from hybrid_search.es.layout import data_node_count, default_layout
     from hybrid_search.pipeline.build import build_index, describe_build, write_rejects
 
     folder = resolve_data(data)
     client = obj.client(request_timeout=120)
+    functions = min(limit, count_records(folder) or limit) if limit else count_records(folder) or 0
+    layout = default_layout(
+        data_nodes=data_node_count(client), functions=functions, shards=shards, replicas=replicas, dfs=dfs
+    )
     model = None
     if encoder:
         from hybrid_search.encoder.resolve import load_encoder
@@ -105,6 +144,7 @@ def index_cmd(
         encoder=model,
         chunk_size=bulk_size,
         max_retries=bulk_retries,
+        layout=layout,
     )
     path = write_rejects(rejects or obj.paths.runs / f"rejects-{report.index}.tsv", report.failed)
     lines, failure = describe_build(report, path)

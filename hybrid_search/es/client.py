@@ -16,6 +16,8 @@ def connect(
 ) -> Elasticsearch:
     """A client for `settings`; with `check`, fail fast with a readable error if the cluster is not reachable.
 
+    With several URLs (`settings.urls`) requests go round-robin over the nodes; one that fails to connect is
+    marked dead for a while and the request is retried on another (elastic-transport's node pool).
     `max_retries`: retries of a request that failed to connect or timed out (each waits `request_timeout`).
     """
     options: dict = {
@@ -31,9 +33,9 @@ def connect(
         if not Path(settings.ca_certs).is_file():
             raise HybridError(f"CA certificate file not found: {settings.ca_certs} (HYBRID_ES_CA_CERTS)")
         options["ca_certs"] = settings.ca_certs
-    if settings.url.startswith("https:"):
+    if any(url.startswith("https:") for url in settings.urls):
         options["verify_certs"] = True  # the client's default too; stated so that no default can turn it off
-    client = Elasticsearch(settings.url, **options)
+    client = Elasticsearch(settings.urls, **options)
     if check:
         ensure_reachable(client, settings.url)
     return client

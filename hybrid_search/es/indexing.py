@@ -114,9 +114,14 @@ def bulk_load(
     chunk_size: int = 500,
     max_retries: int = 5,
     initial_backoff: float = 1.0,
+    copies: int = 1,
 ) -> BulkResult:
     """Stream actions; 429 back-pressure is retried with exponential backoff, and documents that still fail
     (with the document's own error, or the whole request's) are collected instead of raised.
+
+    `copies`: each request waits until that many copies of every shard it writes are active
+    (`wait_for_active_shards`), and a document whose `_shards.successful` reports fewer copies is counted
+    as refused (503, transient: a re-run writes it again) rather than indexed.
 
     A lost connection still raises (TransportError): the build stays resumable and the caller reports it.
     Every action must target an alias (`load_alias`): a missing one fails with 404, never auto-creates.
@@ -133,14 +138,26 @@ def bulk_load(
         initial_backoff=initial_backoff,
         max_backoff=30,
         require_alias=True,
+        wait_for_active_shards=copies,
     ):
-        if ok:
+        info = next(iter(item.values()))
+        if ok and (short := _short_of_copies(info, copies)):
+            result.failed.append(Rejected(str(info.get("_id")), 503, short))
+        elif ok:
             result.indexed += 1
         else:
-            info = next(iter(item.values()))
             result.failed.append(Rejected(str(info.get("_id")), int(info.get("status") or 0), _reason(info)))
         on_done(1)
     return result
+
+
+def _short_of_copies(info: dict, copies: int) -> str | None:
+    """Why an acknowledged write does not count: fewer shard copies than asked took it (None: enough did)."""
+    shards = info.get("_shards") or {}
+    successful = shards.get("successful", copies)
+    if successful >= copies:
+        return None
+    return f"written to {successful} of the {copies} shard copies required ({shards.get('failed', 0)} failed)"
 
 
 def _reason(info: dict) -> str:
@@ -193,8 +210,16 @@ def describe_versions(client: Elasticsearch, alias: str) -> list[str]:
     for name in versions(client, alias):
         meta = index_meta(client, name)
         status = lease.describe(meta) if lease.held_elsewhere(meta) else meta.get("status", "?")
-        lines.append(f"{'*' if name == live else ' '} {name}  {client.count(index=name)['count']:>9,} docs  {status}")
+        count = client.count(index=name)["count"]
+        lines.append(f"{'*' if name == live else ' '} {name}  {count:>9,} docs  {_shape(client, name, meta)}  {status}")
     return lines
+
+
+def _shape(client: Elasticsearch, index: str, meta: dict) -> str:
+    """Shards and replicas as the index has them now, and the search type its `_meta.layout` names."""
+    settings = next(iter(client.indices.get_settings(index=index).values()))["settings"]["index"]
+    search_type = (meta.get("layout") or {}).get("search_type", "query_then_fetch")
+    return f"{settings['number_of_shards']} shards, {settings['number_of_replicas']} replicas, {search_type}"
 
 
 def index_meta(client: Elasticsearch, index: str) -> dict:
@@ -245,6 +270,17 @@ def create_version(client: Elasticsearch, alias: str, build: dict, body: dict | 
                 raise
             stamp += 1
     raise HybridError(f"no free version name for {alias} in the next 10 minutes of timestamps")
+
+
+def set_layout(client: Elasticsearch, index: str, layout) -> None:
+    """Give `index` the replicas and search type of `layout` (`es.layout.IndexLayout`): both change on a live
+    index; its shard count cannot, and is part of the build's fingerprint instead."""
+    current = client.indices.get_settings(index=index, name="index.number_of_replicas")
+    if int(next(iter(current.values()))["settings"]["index"]["number_of_replicas"]) != layout.replicas:
+        client.indices.put_settings(index=index, settings={"index": {"number_of_replicas": layout.replicas}})
+    meta = index_meta(client, index)
+    if meta.get("layout") != layout.to_dict():
+        client.indices.put_mapping(index=index, meta={**meta, "layout": layout.to_dict()})
 
 
 def merge_segments(client: Elasticsearch, index: str, timeout_s: float = 3600) -> float:

@@ -3,6 +3,7 @@
 The install comes from `es.install`. When called as root the node runs as an unprivileged user (ES refuses
 to run as root). The caller says where the node lives (`NodePaths`) and how large its heap is: this module
 reads neither the corpus nor the environment, so a test node and `hybrid es up` differ only in arguments.
+A cluster of several local nodes (es/cluster.py) starts each node with the functions here.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class NodePaths:
 
     home: Path
     shared_install: Path | None = None
+    name: str = "node"  # its folder under `home`: `node` for the single node, `node-1` ... in a cluster
 
     @property
     def install(self) -> Path:
@@ -43,7 +45,7 @@ class NodePaths:
 
     @property
     def node(self) -> Path:
-        return self.home / "node"
+        return self.home / self.name
 
     @property
     def config(self) -> Path:
@@ -108,29 +110,16 @@ def up(
     url = f"http://127.0.0.1:{port}"
     pid = running_pid(p)
     if pid is not None:
-        info = _wait_healthy(url, pid, timeout, p)
+        info = wait_healthy(url, pid, timeout, p)
         echo(f"Elasticsearch {info['version']['number']} already running at {url} (pid {pid})")
         return url
     if _http_json(url) is not None:
         raise HybridError(f"port {port} is already taken by a server this tool did not start; use --port or --es-url")
     install(p.install, echo=echo)
-    _write_config(p, port, heap, settings or {})
-    env = {**os.environ, "ES_PATH_CONF": str(p.config), "ES_JAVA_HOME": str(p.install / "jdk")}
-    env.pop("JAVA_HOME", None)
-    command = [str(p.install / "bin" / "elasticsearch"), "-d", "-p", str(p.pidfile)]
-    if os.geteuid() == 0:
-        _hand_over_to_unprivileged_user(p)
-        command = ["setpriv", f"--reuid={UNPRIVILEGED_USER}", "--regid=nogroup", "--clear-groups", *command]
+    write_config(p, heap, {"discovery.type": "single-node", "http.port": str(port), **(settings or {})})
     echo(f"Starting Elasticsearch {ES_VERSION} on {url} (heap {heap}) ...")
-    p.pidfile.unlink(missing_ok=True)
-    result = subprocess.run(command, env=env, cwd=p.node, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise HybridError(
-            f"Elasticsearch failed to start (exit {result.returncode}); see {p.logs}: {result.stderr.strip()[-300:]}"
-        )
-    pid = _wait_for_pidfile(p, timeout=30)
-    info = _wait_healthy(url, pid, timeout, p)
-    p.statefile.write_text(json.dumps({"pid": pid, "url": url, "heap": heap}))
+    pid = launch(p, url, heap)
+    info = wait_healthy(url, pid, timeout, p)
     echo(
         f"Elasticsearch {info['version']['number']} (build {info['version']['build_hash'][:7]}) "
         f"is up at {url}, pid {pid}"
@@ -138,11 +127,31 @@ def up(
     return url
 
 
-def down(p: NodePaths, echo=print) -> bool:
+def launch(p: NodePaths, url: str, heap: str) -> int:
+    """Start the node at `p` (configured by `write_config`) in the background; its pid once it wrote it."""
+    env = {**os.environ, "ES_PATH_CONF": str(p.config), "ES_JAVA_HOME": str(p.install / "jdk")}
+    env.pop("JAVA_HOME", None)
+    command = [str(p.install / "bin" / "elasticsearch"), "-d", "-p", str(p.pidfile)]
+    if os.geteuid() == 0:
+        _hand_over_to_unprivileged_user(p)
+        command = ["setpriv", f"--reuid={UNPRIVILEGED_USER}", "--regid=nogroup", "--clear-groups", *command]
+    p.pidfile.unlink(missing_ok=True)
+    result = subprocess.run(command, env=env, cwd=p.node, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise HybridError(
+            f"Elasticsearch failed to start (exit {result.returncode}); see {p.logs}: {result.stderr.strip()[-300:]}"
+        )
+    pid = _wait_for_pidfile(p, timeout=30)
+    p.statefile.write_text(json.dumps({"pid": pid, "url": url, "heap": heap}))
+    return pid
+
+
+def down(p: NodePaths, echo=print, quiet_if_none: bool = False) -> bool:
     """Stop the node this tool started (only that pid). Returns False if none was running."""
     pid = running_pid(p)
     if pid is None:
-        echo("No Elasticsearch started by hybrid is running")
+        if not quiet_if_none:
+            echo("No Elasticsearch started by hybrid is running")
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 60
@@ -151,7 +160,7 @@ def down(p: NodePaths, echo=print) -> bool:
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
     p.pidfile.unlink(missing_ok=True)
-    echo(f"Stopped Elasticsearch (pid {pid})")
+    echo(f"Stopped Elasticsearch {'' if p.name == 'node' else p.name + ' '}(pid {pid})")
     return True
 
 
@@ -198,7 +207,9 @@ def _is_elasticsearch(pid: int) -> bool:
         return False
 
 
-def _write_config(p: NodePaths, port: int, heap: str, settings: dict[str, str]) -> None:
+def write_config(p: NodePaths, heap: str, settings: dict[str, str]) -> None:
+    """The node's config folder: the shipped log4j and JVM options (paths made absolute), its heap, and an
+    elasticsearch.yml of the settings every local node shares, then `settings` (port, discovery ...)."""
     for folder in (p.config, p.data, p.logs, p.config / "jvm.options.d"):
         folder.mkdir(parents=True, exist_ok=True)
     shipped = p.install / "config"
@@ -214,9 +225,7 @@ def _write_config(p: NodePaths, port: int, heap: str, settings: dict[str, str]) 
     yml = {
         "cluster.name": "hybrid-search",
         "node.name": "hybrid-local",
-        "discovery.type": "single-node",
         "network.host": "127.0.0.1",
-        "http.port": str(port),
         "path.data": str(p.data),
         "path.logs": str(p.logs),
         "xpack.security.enabled": "false",
@@ -255,15 +264,16 @@ def _wait_for_pidfile(p: NodePaths, timeout: float) -> int:
     raise HybridError(f"Elasticsearch did not write its pid file; see the logs in {p.logs}")
 
 
-def _wait_healthy(url: str, pid: int, timeout: float, p: NodePaths) -> dict:
-    """Wait for HTTP and a yellow cluster; check it is the official 8.12.2 build."""
+def wait_healthy(url: str, pid: int, timeout: float, p: NodePaths, nodes: int = 1) -> dict:
+    """Wait for HTTP and a yellow cluster of `nodes` nodes; check it is the official 8.12.2 build."""
     deadline = time.monotonic() + timeout
+    query = f"wait_for_status=yellow&wait_for_nodes={nodes}&timeout=1s"
     while time.monotonic() < deadline:
         if not _alive(pid):
             raise HybridError(f"Elasticsearch (pid {pid}) exited during start-up; see the logs in {p.logs}")
         info = _http_json(url)
-        health = _http_json(f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s") if info else None
-        if info and health and health.get("status") in ("yellow", "green"):
+        health = _http_json(f"{url}/_cluster/health?{query}") if info else None
+        if info and health and health.get("status") in ("yellow", "green") and not health.get("timed_out"):
             _check_build(info)
             return info
         time.sleep(1)

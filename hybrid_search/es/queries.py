@@ -14,6 +14,9 @@ from hybrid_search.es.mappings import VECTOR_FIELD
 
 SOURCE_FIELDS = ["url", "repo", "path", "func_name", "docstring", "code", "start_line", "end_line", "partition"]
 Source = list[str] | bool
+# A shard none of whose copies answered makes the search fail (503, which the client retries on another
+# node) instead of returning a silently shorter ranking: ES's default would allow partial results.
+SEARCH_OPTIONS = {"allow_partial_search_results": False}
 
 
 def _search(query, *, size: int, source: Source, filters: Sequence[dict] | None) -> dict:
@@ -79,9 +82,12 @@ def knn_search(
     return search.extra(size=k).source(source).to_dict()
 
 
-def msearch_lines(index: str, bodies: Sequence[dict]) -> list[dict]:
-    """The `_msearch` request: a header naming the index before each body."""
-    return [line for body in bodies for line in ({"index": index}, body)]
+def msearch_lines(index: str, bodies: Sequence[dict], search_type: str | None = None) -> list[dict]:
+    """The `_msearch` request: a header naming the index (and the search type, if any) before each body.
+
+    Partial results are refused (see `SEARCH_OPTIONS`)."""
+    header = {"index": index, **SEARCH_OPTIONS, **({"search_type": search_type} if search_type else {})}
+    return [line for body in bodies for line in (header, body)]
 
 
 # ---------------------------------------------------------------- the valid protocol (pipeline/valid.py)

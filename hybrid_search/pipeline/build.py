@@ -17,6 +17,7 @@ from tqdm import tqdm
 from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, corpus_files, count_records, read_corpus
 from hybrid_search.es import indexing, lease
+from hybrid_search.es.layout import IndexLayout, apply_layout, data_node_count, default_layout
 from hybrid_search.es.mappings import index_body, with_vectors
 
 if TYPE_CHECKING:  # torch is imported only when an encoder is used
@@ -37,17 +38,21 @@ class BuildReport:
     swapped: bool = False  # the alias now points at `index`
     seconds: float = 0.0
     merge_seconds: float = 0.0  # of `seconds`, the final force-merge
+    layout: IndexLayout = field(default_factory=IndexLayout)
 
 
-def version_body(encoder: Encoder | None = None) -> dict:
-    """Settings and mappings of a new version: es_mappings, plus the vector field sized for `encoder`."""
+def version_body(encoder: Encoder | None = None, layout: IndexLayout | None = None) -> dict:
+    """Settings and mappings of a new version: es_mappings, plus the vector field sized for `encoder`, laid out
+    as `layout` says (shards, replicas; default: es_mappings' own)."""
     body = index_body()
-    return with_vectors(body, encoder.dims, encoder.name, str(encoder.path or "")) if encoder else body
+    body = with_vectors(body, encoder.dims, encoder.name, str(encoder.path or "")) if encoder else body
+    return apply_layout(body, layout) if layout else body
 
 
-def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None = None) -> dict:
-    """Identifies a build (files, sizes, mtimes, limit, encoder weights, index settings and mappings) so that
-    a crashed build resumes, and a version made with other mappings or settings is never resumed into."""
+def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None = None, shards: int = 1) -> dict:
+    """Identifies a build (files, sizes, mtimes, limit, encoder weights, index settings, mappings and shard
+    count) so that a crashed build resumes, and a version made with other mappings or settings is never
+    resumed into. Replicas and the search type are left out: they change on a live index without a rebuild."""
     digest = hashlib.sha1()
     for path in corpus_files(source):
         stat = path.stat()
@@ -55,7 +60,7 @@ def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None 
     build = {"source": str(source.resolve()), "files": digest.hexdigest(), "limit": limit or 0}
     if encoder is not None:
         build["encoder"] = {"name": encoder.name, "weights": encoder.fingerprint()}
-    build["index"] = body_digest(version_body(encoder))
+    build["index"] = body_digest(version_body(encoder, IndexLayout(shards=shards) if shards != 1 else None))
     return build
 
 
@@ -77,6 +82,7 @@ def build_index(
     encoder: Encoder | None = None,
     chunk_size: int = 500,
     max_retries: int = 5,
+    layout: IndexLayout | None = None,
 ) -> BuildReport:
     """Index every function at `source` (or the first `limit`) behind `alias`; resumes a crashed build.
 
@@ -86,19 +92,25 @@ def build_index(
     The alias moves only when every document read is indexed, or refused by ES for good (its own mapping
     error, listed in `failed`). Documents still refused with 429 or a server error after `max_retries`
     leave the alias where it was and the build resumable (`swapped` False); so does indexing nothing.
+    `layout`: shards, replicas and search type (default: `default_layout` for this cluster and corpus).
+    Each write waits for `layout.active_copies` copies and a document fewer copies acknowledged counts as
+    refused (transient): the build is then left resumable, never served short of its replicas.
     """
     started = time.monotonic()
     indexing.validate_name(alias)
-    build = source_fingerprint(source, limit, encoder)  # and every corpus file checked, before any index exists
     total = min(limit, count_records(source) or limit) if limit else count_records(source)
-    if not rebuild and (current := _up_to_date(client, alias, build, strict)):
+    layout = layout or default_layout(data_nodes=data_node_count(client), functions=total or 0)
+    # and every corpus file checked, before any index exists
+    build = source_fingerprint(source, limit, encoder, shards=layout.shards)
+    if not rebuild and (current := _up_to_date(client, alias, build, strict, layout)):
         return current
     index = indexing.resumable_index(client, alias, build, building_only=rebuild)
     resumed = index is not None
     if resumed:
         client.indices.put_alias(index=index, name=indexing.load_alias(index))  # removed when it was finished
-    index = index or indexing.create_version(client, alias, build, version_body(encoder))
-    report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed)
+        indexing.set_layout(client, index, layout)  # replicas and search type as asked this time
+    index = index or indexing.create_version(client, alias, build, version_body(encoder, layout))
+    report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed, layout=layout)
 
     seen: set[str] = set()
 
@@ -117,7 +129,14 @@ def build_index(
     with bar, lease.Renewal(client, index):  # a prune or another build leaves this version alone meanwhile
         encode = encoder.encode_functions if encoder else None
         actions = indexing.bulk_actions(unique(functions), index, encode=encode)
-        result = indexing.bulk_load(client, actions, on_done=bar.update, chunk_size=chunk_size, max_retries=max_retries)
+        result = indexing.bulk_load(
+            client,
+            actions,
+            on_done=bar.update,
+            chunk_size=chunk_size,
+            max_retries=max_retries,
+            copies=layout.active_copies,
+        )
         report.indexed, report.failed = result.indexed, result.failed
         report.seconds = time.monotonic() - started
         if not seen:
@@ -137,13 +156,19 @@ def build_index(
     return report
 
 
-def _up_to_date(client: Elasticsearch, alias: str, build: dict, strict: bool) -> BuildReport | None:
-    """The report of a build with nothing to do: the live version was completed from this very build."""
+def _up_to_date(
+    client: Elasticsearch, alias: str, build: dict, strict: bool, layout: IndexLayout
+) -> BuildReport | None:
+    """The report of a build with nothing to do: the live version was completed from this very build (its
+    replicas and search type are set to `layout`'s, which needs no rebuild)."""
     live = indexing.aliased_index(client, alias)
     meta = indexing.index_meta(client, live) if live else {}
     # --strict re-reads a corpus whose last build skipped bad records, to stop at the first one.
     if meta.get("status") == "complete" and meta.get("build") == build and not (strict and meta.get("skipped")):
-        return BuildReport(index=live, alias=alias, read=ReadReport(), indexed=meta.get("count", 0), up_to_date=True)
+        indexing.set_layout(client, live, layout)
+        return BuildReport(
+            index=live, alias=alias, read=ReadReport(), indexed=meta.get("count", 0), up_to_date=True, layout=layout
+        )
     return None
 
 
@@ -192,10 +217,12 @@ def describe_build(report: BuildReport, rejects: Path | None) -> tuple[list[str]
             + ("re-run the same command to retry them" if transient else "nothing could be indexed")
         )
     rate = report.indexed / report.seconds if report.seconds else 0
+    layout = report.layout
     lines.append(
         f"{'resumed and finished' if report.resumed else 'built'} {report.index}: {report.indexed:,} documents "
         f"in {report.seconds:.0f}s ({rate:,.0f} docs/s, of which {report.merge_seconds:.0f}s merging segments); "
-        f"alias {report.alias} -> {report.index}"
+        f"alias {report.alias} -> {report.index} ({layout.shards} shards, {layout.replicas} replicas, "
+        f"{layout.search_type})"
         + (f" (was {report.previous}; delete old versions with `hybrid indices prune`)" if report.previous else "")
     )
     failure = f"{len(report.failed):,} documents were rejected by Elasticsearch; listed in {rejects}"

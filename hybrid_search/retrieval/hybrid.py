@@ -59,7 +59,7 @@ class HybridRetriever(OneAtATime):
                 self.lexical.body(text, k=depth, filters=filters),
                 self.dense.body(text, k=depth, filters=filters),
             ]
-            response = self.client.msearch(searches=msearch_lines(self.index, bodies))
+            response = self.client.msearch(searches=msearch_lines(self.index, bodies, self.lexical.search_type))
             lexical, dense = (hits_of(item, self.index) for item in response["responses"])
             by_id = {h.doc_id: h for h in (*dense, *lexical)}
             fused = self.params.fuse({h.doc_id: h.score for h in lexical}, {h.doc_id: h.score for h in dense})

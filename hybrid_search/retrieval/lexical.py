@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from elasticsearch import Elasticsearch
 
 from hybrid_search.config import Paths
+from hybrid_search.es.layout import search_type_of
 from hybrid_search.es.queries import Source, baseline_search, lexical_search, msearch_lines
 from hybrid_search.retrieval.base import Ranking, Timer, hits_of, plain_text
 from hybrid_search.retrieval.params import LexicalParams
@@ -26,9 +27,15 @@ class LexicalRetriever:
     mode = "lexical"
 
     def __init__(
-        self, client: Elasticsearch, index: str, *, params: LexicalParams | None = None, source: Source = True
+        self,
+        client: Elasticsearch,
+        index: str,
+        *,
+        params: LexicalParams | None = None,
+        source: Source = True,
+        search_type: str | None = None,
     ):
-        self.client, self.index, self.source = client, index, source
+        self.client, self.index, self.source, self.search_type = client, index, source, search_type
         self.params = params or LexicalParams()
 
     @classmethod
@@ -45,7 +52,7 @@ class LexicalRetriever:
         """With the choice tuned for `index` (an alias), or for the alias `choices_for` (an evaluation index
         searched with that alias's choices), else the defaults."""
         params = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for).params
-        return cls(client, index, params=params, source=source)
+        return cls(client, index, params=params, source=source, search_type=search_type_of(meta))
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         p, text = self.params, plain_text(text)
@@ -86,7 +93,7 @@ class LexicalRetriever:
             chunk = list(zip(texts[start : start + MSEARCH_BATCH], filters[start : start + MSEARCH_BATCH]))
             with Timer() as timer:
                 bodies = [self.body(text, k=k, filters=extra) for text, extra in chunk]
-                response = self.client.msearch(searches=msearch_lines(self.index, bodies))
+                response = self.client.msearch(searches=msearch_lines(self.index, bodies, self.search_type))
             wall = timer.ms / len(chunk)
             rankings += [
                 Ranking(hits_of(item, self.index), es_ms=item.get("took", 0), wall_ms=wall)
@@ -95,7 +102,12 @@ class LexicalRetriever:
         return rankings
 
     def describe(self) -> dict:
-        return {"mode": self.mode, "index": self.index, "params": self.params.to_dict()}
+        return {
+            "mode": self.mode,
+            "index": self.index,
+            "params": self.params.to_dict(),
+            "search_type": self.search_type,
+        }
 
 
 class BaselineRetriever(LexicalRetriever):
@@ -103,8 +115,10 @@ class BaselineRetriever(LexicalRetriever):
 
     mode = "baseline"
 
-    def __init__(self, client: Elasticsearch, index: str, *, params=None, source: Source = True):
-        super().__init__(client, index, source=source)
+    def __init__(
+        self, client: Elasticsearch, index: str, *, params=None, source: Source = True, search_type: str | None = None
+    ):
+        super().__init__(client, index, source=source, search_type=search_type)
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         return baseline_search(plain_text(text), size=k, source=self.source, filters=filters)

@@ -16,6 +16,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -112,7 +113,10 @@ def up(
     _refuse_beside_single_node(home, shared_install)
     install(shared_install or install_dir(home), echo=echo)
     _write_spec(home, spec)
-    pids = {name: _start(home, spec, name, shared_install, echo) for name in spec.names()}
+    # Side by side: a node waits (up to 30 s) at start-up for the others to form the cluster with it.
+    with ThreadPoolExecutor(spec.nodes) as pool:
+        started = pool.map(lambda name: _start(home, spec, name, shared_install, echo), spec.names())
+        pids = dict(zip(spec.names(), started))
     for name, pid in pids.items():
         node.wait_healthy(spec.url(name), pid, timeout, node_paths(home, name, shared_install), nodes=spec.nodes)
     if not spec.formed:

@@ -141,7 +141,7 @@ def launch(p: NodePaths, url: str, heap: str) -> int:
         raise HybridError(
             f"Elasticsearch failed to start (exit {result.returncode}); see {p.logs}: {result.stderr.strip()[-300:]}"
         )
-    pid = _wait_for_pidfile(p, timeout=30)
+    pid = _wait_for_pidfile(p, timeout=120)
     p.statefile.write_text(json.dumps({"pid": pid, "url": url, "heap": heap}))
     return pid
 

@@ -267,7 +267,7 @@ def _wait_for_pidfile(p: NodePaths, timeout: float) -> int:
 def wait_healthy(url: str, pid: int, timeout: float, p: NodePaths, nodes: int = 1) -> dict:
     """Wait for HTTP and a yellow cluster of `nodes` nodes; check it is the official 8.12.2 build."""
     deadline = time.monotonic() + timeout
-    query = f"wait_for_status=yellow&wait_for_nodes={nodes}&timeout=1s"
+    query = f"wait_for_status=yellow&wait_for_nodes=%3E%3D{nodes}&timeout=1s"  # >=N: a bare N means exactly N
     while time.monotonic() < deadline:
         if not _alive(pid):
             raise HybridError(f"Elasticsearch (pid {pid}) exited during start-up; see the logs in {p.logs}")

@@ -107,3 +107,5 @@ def test_msearch_names_the_index_before_each_body():
     assert msearch_lines("idx", [{"a": 1}, {"b": 2}]) == [header, {"a": 1}, header, {"b": 2}]
     dfs = {**header, "search_type": "dfs_query_then_fetch"}
     assert msearch_lines("idx", [{"a": 1}], "dfs_query_then_fetch") == [dfs, {"a": 1}]
+    knn = {"knn": {"k": 1}}  # ES refuses a search type beside kNN, which has its own
+    assert msearch_lines("idx", [{"a": 1}, knn], "dfs_query_then_fetch") == [dfs, {"a": 1}, header, knn]

@@ -86,8 +86,14 @@ def msearch_lines(index: str, bodies: Sequence[dict], search_type: str | None = 
     """The `_msearch` request: a header naming the index (and the search type, if any) before each body.
 
     Partial results are refused (see `SEARCH_OPTIONS`)."""
-    header = {"index": index, **SEARCH_OPTIONS, **({"search_type": search_type} if search_type else {})}
-    return [line for body in bodies for line in (header, body)]
+    return [line for body in bodies for line in (search_header(index, body, search_type), body)]
+
+
+def search_header(index: str, body: dict, search_type: str | None = None) -> dict:
+    """The `_msearch` header of one body. A kNN body takes no search type: ES refuses one, since kNN always
+    runs in a DFS-like first phase that gathers the k best of every shard before the query phase."""
+    wanted = search_type if search_type and "knn" not in body else None
+    return {"index": index, **SEARCH_OPTIONS, **({"search_type": wanted} if wanted else {})}
 
 
 # ---------------------------------------------------------------- the valid protocol (pipeline/valid.py)

@@ -7,7 +7,6 @@ from elasticsearch import Elasticsearch
 from hybrid_search import HybridError
 from hybrid_search.config import Paths
 from hybrid_search.encoder import TextEncoder
-from hybrid_search.es.layout import search_type_of
 from hybrid_search.es.queries import SEARCH_OPTIONS, Source, knn_search
 from hybrid_search.retrieval.base import OneAtATime, Ranking, Timer, hits_of, plain_text
 from hybrid_search.retrieval.params import DenseParams
@@ -57,10 +56,8 @@ class DenseRetriever(OneAtATime):
         encoder: TextEncoder,
         params: DenseParams | None = None,
         source: Source = True,
-        search_type: str | None = None,
     ):
         self.client, self.index, self.source, self.encoder = client, index, source, encoder
-        self.search_type = search_type
         self.params = params or DenseParams()
 
     @classmethod
@@ -76,9 +73,7 @@ class DenseRetriever(OneAtATime):
     ):
         choice = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for)
         encoder = index_encoder(meta, index, models=paths.models)
-        return cls(
-            client, index, encoder=encoder, params=choice.params, source=source, search_type=search_type_of(meta)
-        )
+        return cls(client, index, encoder=encoder, params=choice.params, source=source)
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         text = plain_text(text)
@@ -91,8 +86,8 @@ class DenseRetriever(OneAtATime):
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         with Timer() as timer:
-            options = {**SEARCH_OPTIONS, **({"search_type": self.search_type} if self.search_type else {})}
-            response = self.client.search(index=self.index, **self.body(text, k=k, filters=filters), **options)
+            # No search type: ES picks kNN's own (its first phase gathers the k best of every shard).
+            response = self.client.search(index=self.index, **self.body(text, k=k, filters=filters), **SEARCH_OPTIONS)
         return Ranking(hits_of(response.body, self.index), es_ms=response["took"], wall_ms=timer.ms)
 
     def describe(self) -> dict:

@@ -165,9 +165,24 @@ def bench_cluster():
     from hybrid_search.es import cluster
 
     spec = cluster.ClusterSpec(
-        nodes=3, heap="512m", http_port=9211, transport_port=9311, name="hybrid-bench", settings=FAST_FAULT_DETECTION
+        nodes=3, heap="1g", http_port=9211, transport_port=9311, name="hybrid-bench", settings=FAST_FAULT_DETECTION
     )
     return cluster, home_dir() / "bench-cluster", spec
+
+
+@main.command("up")
+def bench_up():
+    """Start the bench's three-node cluster (for `build` and `qps` against it); `down` stops it."""
+    cl, home, spec = bench_cluster()
+    urls = cl.up(home, spec, shared_install=home_dir() / "elasticsearch-8.12.2", echo=lambda *_: None)
+    emit({"urls": ",".join(urls)})
+
+
+@main.command("down")
+def bench_down():
+    cl, home, _ = bench_cluster()
+    cl.down(home, shared_install=home_dir() / "elasticsearch-8.12.2", echo=lambda *_: None)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @main.command()

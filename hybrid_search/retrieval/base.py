@@ -77,6 +77,22 @@ def hit_from_es(raw: dict) -> Hit:
     return Hit(doc_id=raw["_id"], url=source.get("url", ""), score=float(raw["_score"] or 0.0), source=source)
 
 
+def msearch(client, searches: list[dict], attempts: int = 3, backoff_s: float = 0.25) -> dict:
+    """`_msearch` that sends the request again (after 0.25 s, then 0.5 s) while any item failed with a
+    server-side status (a shard whose copies are moving while a node left, a master being elected).
+
+    The client retries a whole request that failed on another node, but an `_msearch` answers 200 with its
+    items' errors inside, which it cannot see. Request errors (4xx) are not retried: `hits_of` reports them.
+    """
+    response = client.msearch(searches=searches)
+    for attempt in range(attempts - 1):
+        if not any(item.get("status", 200) >= 500 for item in response["responses"]):
+            break
+        time.sleep(backoff_s * 2**attempt)
+        response = client.msearch(searches=searches)
+    return response
+
+
 def hits_of(item: dict, index: str) -> list[Hit]:
     """The hits of one search or `_msearch` response item; its error as one clear line."""
     if "error" in item:

@@ -12,7 +12,7 @@ from elasticsearch import Elasticsearch
 from hybrid_search.config import Paths
 from hybrid_search.es.queries import Source, msearch_lines
 from hybrid_search.retrieval import fusion
-from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, hits_of
+from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, hits_of, msearch
 from hybrid_search.retrieval.dense import DenseRetriever
 from hybrid_search.retrieval.lexical import LexicalRetriever
 from hybrid_search.retrieval.params import FusionParams
@@ -59,7 +59,7 @@ class HybridRetriever(OneAtATime):
                 self.lexical.body(text, k=depth, filters=filters),
                 self.dense.body(text, k=depth, filters=filters),
             ]
-            response = self.client.msearch(searches=msearch_lines(self.index, bodies, self.lexical.search_type))
+            response = msearch(self.client, msearch_lines(self.index, bodies, self.lexical.search_type))
             lexical, dense = (hits_of(item, self.index) for item in response["responses"])
             by_id = {h.doc_id: h for h in (*dense, *lexical)}
             fused = self.params.fuse({h.doc_id: h.score for h in lexical}, {h.doc_id: h.score for h in dense})

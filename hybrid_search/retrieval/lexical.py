@@ -9,7 +9,7 @@ from elasticsearch import Elasticsearch
 from hybrid_search.config import Paths
 from hybrid_search.es.layout import search_type_of
 from hybrid_search.es.queries import Source, baseline_search, lexical_search, msearch_lines
-from hybrid_search.retrieval.base import Ranking, Timer, hits_of, plain_text
+from hybrid_search.retrieval.base import Ranking, Timer, hits_of, msearch, plain_text
 from hybrid_search.retrieval.params import LexicalParams
 from hybrid_search.retrieval.tuned import choice_for_index
 
@@ -93,7 +93,7 @@ class LexicalRetriever:
             chunk = list(zip(texts[start : start + MSEARCH_BATCH], filters[start : start + MSEARCH_BATCH]))
             with Timer() as timer:
                 bodies = [self.body(text, k=k, filters=extra) for text, extra in chunk]
-                response = self.client.msearch(searches=msearch_lines(self.index, bodies, self.search_type))
+                response = msearch(self.client, msearch_lines(self.index, bodies, self.search_type))
             wall = timer.ms / len(chunk)
             rankings += [
                 Ranking(hits_of(item, self.index), es_ms=item.get("took", 0), wall_ms=wall)

@@ -7,7 +7,7 @@ per replica count, and the four faults under load with their figures.
     .venv/bin/python scripts/cluster_bench.py faults --fraction 0.1
 
 `faults` starts its own three-node cluster (ports 9211-9213, transport 9311-9313, under
-<home>/bench-cluster), with the same fast fault detection as the tests, and removes it afterwards. Each
+<home>/bench-cluster-9211), with the same fast fault detection as the tests, and removes it afterwards. Each
 prints one JSON object on stdout. Run them under `flock /work/heavy.lock` on the shared machine.
 """
 
@@ -64,11 +64,13 @@ def main(ctx, data, valid_queries):
 @main.command()
 @click.option("--es-url", envvar="HYBRID_ES_URL", default="http://127.0.0.1:9200")
 @click.option("--indices", required=True, help="Comma-separated aliases over the same corpus and encoder.")
+@click.option("--fraction", type=float, default=1.0, show_default=True, help="The sample the indices hold.")
 @click.pass_obj
-def recall(obj, es_url, indices):
+def recall(obj, es_url, indices, fraction):
     """HNSW recall@10/@100 of mode dense on each index against exact numpy search over the same vectors."""
     client = connect(EsSettings.from_env(es_url), request_timeout=120)
     functions, texts = workload(obj["data"], obj["valid"])
+    functions = [f for f in functions if in_sample(f.doc_id, fraction)]
     paths = Paths.from_env()
     result = {"queries": len(texts)}
     exact = None
@@ -159,28 +161,34 @@ def build(obj, es_url, alias, fraction, shards, replicas, encoder, keep):
 # ---------------------------------------------------------------- faults under load
 
 
-def bench_cluster():
+def bench_cluster(port: int = 9211):
+    """The bench's own three-node cluster: `faults` uses HTTP 9211-9213, `up` 9231-9233 (transport +100)."""
     from es_node import FAST_FAULT_DETECTION
 
     from hybrid_search.es import cluster
 
     spec = cluster.ClusterSpec(
-        nodes=3, heap="1g", http_port=9211, transport_port=9311, name="hybrid-bench", settings=FAST_FAULT_DETECTION
+        nodes=3,
+        heap="1g",
+        http_port=port,
+        transport_port=port + 100,
+        name="hybrid-bench",
+        settings=FAST_FAULT_DETECTION,
     )
-    return cluster, home_dir() / "bench-cluster", spec
+    return cluster, home_dir() / f"bench-cluster-{port}", spec
 
 
 @main.command("up")
 def bench_up():
-    """Start the bench's three-node cluster (for `build` and `qps` against it); `down` stops it."""
-    cl, home, spec = bench_cluster()
+    """Start the bench's three-node cluster on 9231-9233 (for `build` and `qps`); `down` stops it."""
+    cl, home, spec = bench_cluster(9231)
     urls = cl.up(home, spec, shared_install=home_dir() / "elasticsearch-8.12.2", echo=lambda *_: None)
     emit({"urls": ",".join(urls)})
 
 
 @main.command("down")
 def bench_down():
-    cl, home, _ = bench_cluster()
+    cl, home, _ = bench_cluster(9231)
     cl.down(home, shared_install=home_dir() / "elasticsearch-8.12.2", echo=lambda *_: None)
     shutil.rmtree(home, ignore_errors=True)
 

@@ -89,7 +89,9 @@ def test_cluster_forms_with_three_nodes_and_forgets_its_bootstrap(cluster):
         assert "cluster.initial_master_nodes" not in config and "discovery.seed_hosts" in config
 
 
-def test_queries_in_every_mode_survive_a_data_node_killed_and_restarted(whole, served):
+def test_queries_in_every_mode_survive_a_data_node_killed_and_restarted(whole, served, record_property):
+    """Figures (failed queries, p99 while the node was gone, seconds to green) go to the JUnit report
+    (`--junitxml`), never into an assertion."""
     alias, make = served
     client = whole.client()
     victim = data_node_to_kill(client)
@@ -99,21 +101,31 @@ def test_queries_in_every_mode_survive_a_data_node_killed_and_restarted(whole, s
         whole.kill(victim, signal.SIGKILL)
         time.sleep(3)  # queries while it is gone, before the cluster noticed and after
         whole.start(victim)
-        wait_for_status(client, alias, "green")
+        green = wait_for_status(client, alias, "green")
+        back = time.monotonic()
     report = load.report
+    record_property(
+        "figures",
+        {
+            **report.summary(killed_at, back),
+            "seconds_kill_to_green": round(back - killed_at, 1),
+            "seconds_start_to_green": round(green, 1),
+        },
+    )
     assert report.failed == [], report.summary()
     assert sum(1 for q in report.queries if q[0] > killed_at) > 20  # the load did run through the fault
     assert {q[2] for q in report.queries} == set(MODES)
 
 
-def test_master_killed_a_new_one_is_elected_and_queries_continue(whole, served):
+def test_master_killed_a_new_one_is_elected_and_queries_continue(whole, served, record_property):
     alias, make = served
     client = whole.client()
     old = master_name(client)
     with QueryLoad(make, MODES, TEXTS, clients=4, pause=0.05) as load:
         time.sleep(1)
+        killed_at = time.monotonic()
         whole.kill(old, signal.SIGKILL)
-        new, _ = wait_for_master(client, other_than=old)
+        new, elect_s = wait_for_master(client, other_than=old)
         elected_at = time.monotonic()
         time.sleep(2)
     assert new != old and new in whole.names
@@ -121,9 +133,11 @@ def test_master_killed_a_new_one_is_elected_and_queries_continue(whole, served):
     assert sum(1 for q in load.report.queries if q[0] > elected_at) > 0
     whole.start(old)
     wait_for_status(client, alias, "green")
+    figures = load.report.summary(killed_at, elected_at + 2)
+    record_property("figures", {**figures, "seconds_to_elect": round(elect_s, 1), "old": old, "new": new})
 
 
-def build_under_fault(cluster, tmp_path, fault) -> None:
+def build_under_fault(cluster, tmp_path, fault, record) -> None:
     """`hybrid index` (3 shards, 1 replica) of 3,000 functions with `fault(victim)` applied mid-build; then
     every acknowledged document must be in every copy, and the (re-run) build whole and unduplicated."""
     data = generated_corpus(tmp_path / "data", 3000)
@@ -148,6 +162,17 @@ def build_under_fault(cluster, tmp_path, fault) -> None:
         version = indexing.versions(client, alias)[-1]
         wait_for_status(client, version, "green")
         check = check_copies(client, version, source - refused)
+        record(
+            "figures",
+            {
+                "exit": build.returncode,
+                "acknowledged": check.acknowledged,
+                "read_back": check.read_back,
+                "lost": check.lost,
+                "copies": check.copies,
+                "duplicates": check.duplicates,
+            },
+        )
         assert (check.lost, check.differing, check.duplicates) == (0, 0, 0), check
         if build.returncode == 3:
             again = subprocess.run(args, env=cli_env(), cwd=tmp_path, capture_output=True, timeout=300, check=False)
@@ -160,21 +185,21 @@ def build_under_fault(cluster, tmp_path, fault) -> None:
         delete_indices(client, alias)
 
 
-def test_node_killed_mid_build_loses_no_acknowledged_document(whole, tmp_path):
+def test_node_killed_mid_build_loses_no_acknowledged_document(whole, tmp_path, record_property):
     def crash_and_restart(victim: str) -> None:
         whole.kill(victim, signal.SIGKILL)
         whole.start(victim)
 
-    build_under_fault(whole, tmp_path, crash_and_restart)
+    build_under_fault(whole, tmp_path, crash_and_restart, record_property)
 
 
-def test_node_paused_longer_than_fault_detection_loses_no_acknowledged_document(whole, tmp_path):
+def test_node_paused_longer_than_fault_detection_loses_no_acknowledged_document(whole, tmp_path, record_property):
     def long_pause(victim: str) -> None:
         whole.kill(victim, signal.SIGSTOP)  # a stop-the-world pause, like a long GC
         time.sleep(8)  # > follower checks (0.5 s apart, 2 s timeout, 2 retries): the master drops it
         whole.kill(victim, signal.SIGCONT)
 
-    build_under_fault(whole, tmp_path, long_pause)
+    build_under_fault(whole, tmp_path, long_pause, record_property)
 
 
 def test_several_urls_are_accepted_and_one_down_is_skipped(whole):

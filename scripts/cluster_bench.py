@@ -6,7 +6,7 @@ per replica count, and the four faults under load with their figures.
     .venv/bin/python scripts/cluster_bench.py build --es-url URLS --fraction 0.25 --replicas 0,1
     .venv/bin/python scripts/cluster_bench.py faults --fraction 0.1
 
-`faults` starts its own three-node cluster (ports 9211-9213, transport 9311-9313, under
+`faults` starts its own three-node cluster (ports 9211-9213, transport 9511-9513, under
 <home>/bench-cluster-9211), with the same fast fault detection as the tests, and removes it afterwards. Each
 prints one JSON object on stdout. Run them under `flock /work/heavy.lock` on the shared machine.
 """
@@ -162,7 +162,7 @@ def build(obj, es_url, alias, fraction, shards, replicas, encoder, keep):
 
 
 def bench_cluster(port: int = 9211):
-    """The bench's own three-node cluster: `faults` uses HTTP 9211-9213, `up` 9231-9233 (transport +100)."""
+    """The bench's own three-node cluster: `faults` uses HTTP 9211-9213, `up` 9231-9233 (transport +300, above ES's default 9300-9400 that other nodes pick from)."""
     from es_node import FAST_FAULT_DETECTION
 
     from hybrid_search.es import cluster
@@ -171,7 +171,7 @@ def bench_cluster(port: int = 9211):
         nodes=3,
         heap="1g",
         http_port=port,
-        transport_port=port + 100,
+        transport_port=port + 300,
         name="hybrid-bench",
         settings=FAST_FAULT_DETECTION,
     )

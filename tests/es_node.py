@@ -85,7 +85,12 @@ FAST_FAULT_DETECTION = {
 }
 
 
-def free_port_block(count: int, start: int = 9201, stop: int = 9299, transport_offset: int = 100) -> int:
+# Transport ports above ES's default range (9300-9400): a node started with the default takes the first free
+# port there, and would take a killed cluster node's port before that node is restarted.
+TRANSPORT_OFFSET = 300
+
+
+def free_port_block(count: int, start: int = 9201, stop: int = 9299, transport_offset: int = TRANSPORT_OFFSET) -> int:
     """The first port p from `start` with p .. p+count-1 and their transport ports (+offset) all free."""
     for port in range(start, stop - count + 1):
         wanted = [*range(port, port + count), *range(port + transport_offset, port + transport_offset + count)]
@@ -105,7 +110,7 @@ def _free(port: int) -> bool:
 
 @dataclass
 class ThrowawayCluster:
-    """A cluster of `nodes` local nodes on free ports in 9201-9299 (transport +100), sharing the cached
+    """A cluster of `nodes` local nodes on free ports in 9201-9299 (transport +300), sharing the cached
     install, with fast fault detection; stopped and removed afterwards."""
 
     nodes: int = 3
@@ -121,7 +126,7 @@ class ThrowawayCluster:
             nodes=self.nodes,
             heap=self.heap,
             http_port=port,
-            transport_port=port + 100,
+            transport_port=port + TRANSPORT_OFFSET,
             name=f"hybrid-test-cluster-{port}",
             settings=FAST_FAULT_DETECTION,
         )

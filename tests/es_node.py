@@ -153,9 +153,17 @@ class ThrowawayCluster:
         return node.running_pid(cluster.node_paths(self.home, name, self.install))
 
     def kill(self, name: str, sig: int) -> None:
+        """Send `sig` to one node; after SIGKILL, return once the process is gone (it still holds its ports
+        and data-folder lock for a moment, and a restart meanwhile fails)."""
+        import signal
+        import time
+
         from hybrid_search.es import cluster
 
-        cluster.signal_node(self.home, name, sig, shared_install=self.install)
+        pid = cluster.signal_node(self.home, name, sig, shared_install=self.install)
+        deadline = time.monotonic() + 30
+        while sig == signal.SIGKILL and node._alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def start(self, name: str) -> None:
         from hybrid_search.es import cluster

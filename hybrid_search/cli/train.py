@@ -28,7 +28,16 @@ from hybrid_search.cli.common import (
     "minilm: fine-tune all-MiniLM-L6-v2 as a re-ranker (needs the rerank extra; --max-pairs default 2000).",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Model folder [default: <models>/<encoder>]."
+    "--read-docstrings",
+    is_flag=True,
+    help="nbow/attn/selfatt: the code side also reads each function's docstring (trained on the paragraphs "
+    "after the first, which is the query; indexed with the whole docstring). Helps web-style queries.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model folder [default: <models>/<encoder>, <models>/<encoder>-doc with --read-docstrings].",
 )
 @click.option("--epochs", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--batch-size", type=click.IntRange(2, 65536), default=512, show_default=True)
@@ -47,6 +56,7 @@ def train_cmd(
     obj: Context,
     data,
     kind,
+    read_docstrings,
     out,
     epochs,
     batch_size,
@@ -80,6 +90,8 @@ def train_cmd(
     folder = resolve_data(data)
     real = resolve_real_queries(real_queries, no_real_queries)
     held_out = real.urls() if real else frozenset()
+    if kind == "minilm" and read_docstrings:
+        raise click.UsageError("--read-docstrings is for our encoders (nbow, attn, selfatt), not minilm")
     if kind == "minilm":
         run_minilm(
             folder,
@@ -96,7 +108,9 @@ def train_cmd(
         )
         return
     config = TrainConfig(
-        encoder=EncoderConfig(kind=kind, dim=dim, layers=layers, max_code_len=max_code_len),
+        encoder=EncoderConfig(
+            kind=kind, dim=dim, layers=layers, max_code_len=max_code_len, reads_docstring=read_docstrings
+        ),
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
@@ -105,7 +119,7 @@ def train_cmd(
     run_training(
         folder,
         config,
-        out or obj.paths.models / kind,
+        out or obj.paths.models / (f"{kind}-doc" if read_docstrings else kind),
         retrain=retrain,
         progress=progress,
         echo=click.echo,

@@ -24,6 +24,13 @@ def first_paragraph(docstring: str) -> str:
     return " ".join(paragraph.split())
 
 
+def rest_of_docstring(docstring: str) -> str:
+    """The docstring after its first paragraph (what a docstring-reading encoder sees of a training pair's
+    function: the first paragraph is the pair's query)."""
+    parts = re.split(r"\n\s*\n", docstring.strip(), maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
 def strip_docstring(code: str) -> str:
     """The function's source without its docstring literal, as CSN's code_tokens leave it out.
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from hybrid_search.data.code import first_paragraph, strip_docstring
+from hybrid_search.data.code import first_paragraph, rest_of_docstring, strip_docstring
 from hybrid_search.data.types import Function
 
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)test_[^/]*$|_tests?\.py$|(^|/)conftest\.py$")
@@ -72,3 +72,10 @@ def make_pairs(functions: Iterable[Function], annotated: set[str], removed: Coun
             continue
         seen.add(key)
         yield Pair(first_paragraph(function.docstring), function, code)
+
+
+def with_docstring_rest(pair: Pair) -> Pair:
+    """The pair as a docstring-reading encoder trains on it: the code side also reads the docstring's other
+    paragraphs (never the first, the query), so it learns to use a docstring and still works without one."""
+    rest = rest_of_docstring(pair.function.docstring)
+    return Pair(pair.query, pair.function, f"{rest}\n{pair.code}" if rest else pair.code)

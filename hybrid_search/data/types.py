@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _LINES = re.compile(r"#L(\d+)-L(\d+)$")
 
@@ -28,6 +28,10 @@ class Function:
     @property
     def doc_id(self) -> str:
         return doc_id(self.url)
+
+    def masked(self) -> Function:
+        """This function without its docstring (the valid protocol's target: its docstring is the query)."""
+        return replace(self, docstring="")
 
 
 def doc_id(url: str) -> str:

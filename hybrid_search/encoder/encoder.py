@@ -80,9 +80,15 @@ class Encoder:
     def encode_queries(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
         return self.encode_query_ids([self.query_ids(t) for t in texts], batch_size)
 
+    def code_text(self, function: Function) -> str:
+        """What the code side reads after the name: the body without its docstring literal, preceded by the
+        docstring when the model was trained to read one (`reads_docstring`)."""
+        body = strip_docstring(function.code)
+        return f"{function.docstring}\n{body}" if self.config.reads_docstring and function.docstring else body
+
     def encode_functions(self, functions: Sequence[Function], batch_size: int = 256) -> np.ndarray:
-        """Vectors of functions' code (name + body, docstring removed, as in training)."""
-        rows = [self.code_ids(f.func_name, strip_docstring(f.code)) for f in functions]
+        """Vectors of functions (name + `code_text`, as in training)."""
+        rows = [self.code_ids(f.func_name, self.code_text(f)) for f in functions]
         return self._encode(rows, "code", batch_size)
 
     def encode_query_ids(self, rows: Sequence[list[int]], batch_size: int = 512) -> np.ndarray:

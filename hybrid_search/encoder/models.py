@@ -29,6 +29,7 @@ class EncoderConfig:
     max_code_len: int = 256
     dropout: float = 0.1
     scale: float = 20.0  # inverse temperature on cosine similarities
+    reads_docstring: bool = False  # the code side reads the docstring before the code (see `Encoder.code_text`)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,7 +18,7 @@ import numpy as np
 
 from hybrid_search.data.annotations import annotated_urls
 from hybrid_search.data.corpus import ReadReport, read_corpus
-from hybrid_search.data.pairs import FILTERS, Pair, make_pairs
+from hybrid_search.data.pairs import FILTERS, Pair, make_pairs, with_docstring_rest
 from hybrid_search.data.types import Function
 from hybrid_search.encoder import TextEncoder
 from hybrid_search.encoder.train import TrainConfig, train_encoder
@@ -81,14 +81,16 @@ def evaluate_on_valid_pool(encoder: TextEncoder, data: TrainingData) -> dict:
     """Exact-search MRR / recall@100 of each valid query's target among all valid functions, and the speed of
     encoding functions (timed alone, queries apart).
 
-    The encoder never reads docstrings, so the pool needs no masking: the target's vector is the masked one.
+    Each target is searched as its masked copy (no docstring: it is the query), the other functions intact.
     """
     started = time.perf_counter()
     pool = encoder.encode_functions(data.valid_functions)  # (pool, dims); the only work the timer covers
     seconds = time.perf_counter() - started
     position = {f.url: i for i, f in enumerate(data.valid_functions)}
     targets = np.array([position[q.function.url] for q in data.valid_queries])
-    ranks = target_ranks(encoder.encode_queries([q.query for q in data.valid_queries]), pool, targets)
+    masked = encoder.encode_functions([q.function.masked() for q in data.valid_queries])
+    queries = encoder.encode_queries([q.query for q in data.valid_queries])
+    ranks = target_ranks(queries, pool, targets, stand_ins=masked)
     return {
         "mrr_pool": mean_reciprocal_rank(ranks.tolist()),
         "recall_at_100_pool": recall_at(ranks.tolist(), 100),
@@ -137,9 +139,10 @@ def run_training(
     data = load_training_data(folder, held_out=held_out)
     echo(describe_filters(data))
     pairs = data.train_pairs[:max_pairs] if max_pairs else data.train_pairs
-    encoder, metadata = train_encoder(
-        pairs, data.valid_queries, config, out, score_epoch=csn_mrr, progress=progress, echo=echo
-    )
+    valid_pairs = data.valid_queries
+    if config.encoder.reads_docstring:
+        pairs, valid_pairs = [with_docstring_rest(p) for p in pairs], [with_docstring_rest(p) for p in valid_pairs]
+    encoder, metadata = train_encoder(pairs, valid_pairs, config, out, score_epoch=csn_mrr, progress=progress, echo=echo)
     metadata["valid"] = evaluate_on_valid_pool(encoder, data)
     metadata["filters_removed"] = dict(data.removed)
     metadata = finish_training(out, metadata, settings)  # last: until here the folder's training is unfinished

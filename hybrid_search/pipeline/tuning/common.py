@@ -155,21 +155,19 @@ def valid_first_stage(
     progress: bool = True,
 ) -> ValidRuns:
     """Lexical lists come from the valid index (target masked, see pipeline/valid.py); dense lists from exact
-    search over the valid pool's vectors (the encoder never reads docstrings, so its target needs no
-    masking; it is renamed to the masked copy's id so both lists name the same document)."""
+    search over the valid pool's vectors, with the target's intact copy replaced by its masked one (under
+    the masked copy's id, so both lists name the same document)."""
     functions, queries = valid_queries(folder, n_queries, seed)
     valid.build_valid_index(client, valid_index, functions, queries, progress=progress)
     pool = encoder.encode_functions(functions)
+    masked = encoder.encode_functions([q.function.masked() for q in queries])
     query_vectors = encoder.encode_queries([q.query for q in queries])
     dense_runs = []
-    for query, vector, row in zip(queries, query_vectors, top_k(query_vectors, pool, depth)):
+    for query, vector, stand_in, row in zip(queries, query_vectors, masked, top_k(query_vectors, pool, depth + 1)):
         own = query.function.doc_id
-        dense_runs.append(
-            {
-                (valid.masked_id(query) if functions[i].doc_id == own else functions[i].doc_id): float(pool[i] @ vector)
-                for i in row
-            }
-        )
+        run = {functions[i].doc_id: float(pool[i] @ vector) for i in row if functions[i].doc_id != own}
+        run[valid.masked_id(query)] = float(stand_in @ vector)
+        dense_runs.append(dict(fusion.top(run, depth)))
     lexical = LexicalRetriever(client, valid_index, params=lexical_params, source=False)
     rankings = lexical.search_many([q.query for q in queries], k=depth, filters=[valid.pool_filter(q) for q in queries])
     by_id = {f.doc_id: f for f in functions} | {valid.masked_id(q): q.function for q in queries}

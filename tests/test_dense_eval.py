@@ -23,3 +23,12 @@ def test_csn_mrr_batches():
     queries = np.array([[0.0, 1.0], [0.0, 1.0]])
     codes = np.array([[1.0, 0.0], [0.0, 1.0]])
     assert csn_mrr(queries, codes) == (0.5 + 1.0) / 2
+
+
+def test_a_stand_in_takes_the_targets_place_for_its_own_query_only():
+    queries = np.array([[1.0, 0.0], [0.0, 1.0]])
+    pool = np.array([[1.0, 0.0], [0.8, 0.2], [0.0, 1.0]])  # the intact target 0 matches query 0 best
+    stand_ins = np.array([[0.5, 0.5], [0.0, 1.0]])  # ... but without its docstring it scores 0.5
+    ranks = target_ranks(queries, pool, np.array([0, 2]), stand_ins=stand_ins)
+    assert ranks.tolist() == [2, 1]  # behind pool row 1 (0.8); the intact copy itself no longer competes
+    assert target_ranks(queries, pool, np.array([0, 2])).tolist() == [1, 1]

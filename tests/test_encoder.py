@@ -223,3 +223,20 @@ def old_weights_fingerprint(model_dir: Path) -> str:
     weights = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
     stamp = "|".join(f"{w.resolve()}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
     return hashlib.sha1(stamp.encode()).hexdigest()[:12]
+
+
+@pytest.mark.parametrize("reads_docstring", [False, True])
+def test_the_code_side_reads_the_docstring_only_when_trained_to(reads_docstring):
+    from hybrid_search.data.types import Function
+    from hybrid_search.encoder.vocab import Vocab
+
+    torch.manual_seed(0)
+    vocab = Vocab.build([["parse", "config", "file", "load", "yaml", "settings"]], max_size=50, min_count=1)
+    config = EncoderConfig(kind="nbow", vocab_size=len(vocab), dim=16, reads_docstring=reads_docstring)
+    encoder = Encoder(DualEncoder(config), vocab)
+    code = 'def parse(path):\n    """Load yaml settings."""\n    return config(file(path))'
+    function = Function(url="u", repo="r", path="p.py", func_name="parse", code=code, docstring="Load yaml settings.")
+    assert ("Load yaml settings." in encoder.code_text(function)) is reads_docstring
+    assert "Load yaml" not in encoder.code_text(function.masked())  # nor ever the docstring literal in the code
+    with_doc, without = encoder.encode_functions([function, function.masked()])
+    assert np.allclose(with_doc, without) is not reads_docstring

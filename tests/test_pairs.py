@@ -37,3 +37,16 @@ def test_pairs_strip_the_docstring_and_drop_duplicates():
     assert len(pairs) == 2 and removed == Counter({"duplicate": 1})
     assert pairs[0].query == "Add two numbers together." and "Add two numbers" not in pairs[0].code
     assert "return x + y" in pairs[0].code
+
+
+def test_a_docstring_reading_pair_keeps_the_paragraphs_after_the_query_with_the_code():
+    from hybrid_search.data.pairs import with_docstring_rest
+
+    doc = "Add two numbers together.\n\nArgs:\n    x: the first\n\n    y: the second"
+    plain = next(make_pairs([fn(doc=doc)], set()))
+    pair = with_docstring_rest(plain)
+    assert pair.query == "Add two numbers together."
+    assert pair.code == "Args:\n    x: the first\n\n    y: the second\n" + plain.code
+    assert "Add two numbers" not in pair.code  # the query never sits on the code side
+    single = next(make_pairs([fn()], set()))
+    assert with_docstring_rest(single).code == single.code  # one paragraph: the code side reads code only

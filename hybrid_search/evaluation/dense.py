@@ -16,13 +16,17 @@ def target_ranks(
     """
     ranks = np.empty(len(queries), dtype=np.int64)
     for start in range(0, len(queries), chunk):
-        scores = queries[start : start + chunk] @ pool.T  # (chunk, N)
-        rows, chosen = np.arange(len(scores)), targets[start : start + chunk]
+        block, chosen = queries[start : start + chunk], targets[start : start + chunk]
+        rows = np.arange(len(block))
         if stand_ins is None:
+            scores = block @ pool.T  # (chunk, N)
             own = scores[rows, chosen]
         else:
-            own = np.einsum("qd,qd->q", queries[start : start + chunk], stand_ins[start : start + chunk])
-            scores[rows, chosen] = -np.inf  # the intact copy is not in this query's pool
+            # The stand-ins join the same product, so a stand-in equal to a pool row scores exactly the same.
+            scores = block @ np.concatenate([pool, stand_ins[start : start + chunk]]).T  # (chunk, N + chunk)
+            own = scores[rows, len(pool) + rows]
+            scores[:, len(pool) :] = -np.inf  # the other queries' stand-ins are not in this pool ...
+            scores[rows, chosen] = -np.inf  # ... nor the target's intact copy
         ranks[start : start + chunk] = 1 + (scores > own[:, None]).sum(1)
     return ranks
 

@@ -51,6 +51,9 @@ class BenchConfig:
     encoder: str = "nbow"
     seed: int = 13
     prefix: str = "bench"  # of the indices the harness builds and deletes
+    # A larger pool laid out like the data folder (../shared/csn-python-full, 551k functions): one more scale
+    # after the fractions, its size relative to the main pool (1.5x), so the curve reaches past 100%.
+    larger_pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,10 +219,14 @@ def bench_fraction(
     *,
     paths: Paths,
     echo: ECHO = print,
+    scale_of_main: float | None = None,
 ) -> dict:
+    """One scale: a `fraction` of `functions`, reported as `scale_of_main` times the main pool when that is
+    given (a larger pool's functions at fraction 1)."""
     # Every annotated function stays in each sample, so NDCG stays comparable: only the distractors grow.
     annotated = {url for relevance in qrels.values() for url in relevance}
     sample = [f for f in functions if in_sample(f.doc_id, fraction) or f.url in annotated]
+    fraction = scale_of_main or fraction
     # rerank starts each scale with an empty embedding cache: its first-time cost is what is measured.
     scale = Scale(
         fraction,
@@ -240,10 +247,25 @@ def bench_fraction(
         summarize_runs(result, runs, config.modes, queries["challenge"], qrels)
         result["qps"] = qps_of(client, scale, texts, config)
         result["ratios"] = ratios(result)
+        result["memory_per_function"] = memory_per_function(result)
     finally:
         client.indices.delete(index=index)
     echo("  latency p50 ms: " + ", ".join(f"{m} {v['p50']:.1f}" for m, v in result["latency_ms"].items()))
     return result
+
+
+def memory_per_function(result: dict) -> dict:
+    """Bytes per function: on disk (the with-vectors index), in the ES heap and in the ES process (RSS)."""
+    n, memory = result["functions"], result["memory"]
+
+    def per(mb) -> int | None:
+        return round(mb * 2**20 / n) if mb and n else None
+
+    return {
+        "index_bytes": round(result["build_vectors"]["size_bytes"] / n) if n else None,
+        "heap_used_bytes": per(memory["heap_used_mb"]),
+        "rss_bytes": per(memory["rss_mb"]),
+    }
 
 
 def ratios(result: dict) -> dict:
@@ -290,8 +312,33 @@ def run_bench(client: Elasticsearch, data: Path, config: BenchConfig, *, paths: 
                 client, functions, fraction, queries, qrels, config, Path(workdir), paths=paths, echo=echo
             )
             results["scales"].append(scale)
+        if config.larger_pool:
+            results["scales"].append(
+                bench_larger_pool(
+                    client, Path(config.larger_pool), functions, queries, config, Path(workdir), paths, echo
+                )
+            )
     results["growth"] = growth(results["scales"])
     return results
+
+
+def bench_larger_pool(
+    client: Elasticsearch,
+    folder: Path,
+    main_pool: list[Function],
+    queries: dict[str, list[str]],
+    config: BenchConfig,
+    workdir: Path,
+    paths: Paths,
+    echo: ECHO,
+) -> dict:
+    """The whole larger pool as one more scale, with the main pool's queries and the larger pool's judgements."""
+    functions = list(read_corpus(folder, ReadReport()))
+    relative = round(len(functions) / len(main_pool), 2) if main_pool else 1.0
+    qrels = load_qrels(folder / "annotationStore.csv")
+    return bench_fraction(
+        client, functions, 1.0, queries, qrels, config, workdir, paths=paths, echo=echo, scale_of_main=relative
+    )
 
 
 def growth(scales: list[dict]) -> dict:

@@ -85,6 +85,9 @@ def build_section(table: Table) -> list[str]:
         row("ES heap max / used MB", lambda s: f"{s['memory']['heap_max_mb']} / {s['memory']['heap_used_mb']}"),
         row("ES process RSS MB", lambda s: s["memory"]["rss_mb"]),
         row("bm25s index: seconds", lambda s: s["bm25s_index_seconds"]),
+        row("bytes per function: index on disk", lambda s: s["memory_per_function"]["index_bytes"], "{:,}"),
+        row("bytes per function: ES heap used", lambda s: s["memory_per_function"]["heap_used_bytes"], "{:,}"),
+        row("bytes per function: ES process RSS", lambda s: s["memory_per_function"]["rss_bytes"], "{:,}"),
     ]
 
 

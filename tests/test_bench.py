@@ -1,9 +1,11 @@
 """The benchmark harness (benchmarks/, beside the package) on the tiny corpus against the real node: every figure
 present and sane."""
 
+import shutil
 import time
 
 import numpy as np
+from helpers import make_function, write_jsonl_gz
 
 from benchmarks import BenchConfig, markdown, run_bench
 from benchmarks.harness import encode_alone, recall_at
@@ -45,7 +47,15 @@ def test_encoding_alone_times_function_encoding_only():
     assert seconds >= 0.02  # two batches of 10 ms, and no query encoded
 
 
-def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name, paths):
+def larger_pool(tiny_data, folder):
+    """The tiny corpus plus three functions (1.5x), with the same queries and judgements."""
+    shutil.copytree(tiny_data, folder)
+    extra = [make_function(10 + i, f"extra_{i}", "Something else.", f"return {i}") for i in range(3)]
+    write_jsonl_gz(folder / "corpus" / "functions-002.jsonl.gz", extra)
+    return folder
+
+
+def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name, paths, tmp_path):
     _, _, _, model_dir = trained
     config = BenchConfig(
         prefix=index_name,
@@ -53,9 +63,15 @@ def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name, paths):
         valid_queries=0,
         modes=("lexical", "dense", "hybrid"),
         encoder=str(model_dir),
+        larger_pool=str(larger_pool(tiny_data, tmp_path / "larger")),
     )
     results = run_bench(es, tiny_data, config, paths=paths, echo=lambda *_: None)
-    small, full = results["scales"]
+    small, full, larger = results["scales"]
+    assert larger["fraction"] == 1.5 and larger["functions"] == 9 and larger["build_vectors"]["indexed"] == 9
+    assert larger["ndcg"]["lexical"]["within"] > 0  # the same queries, judged on the larger pool
+    per_function = full["memory_per_function"]
+    assert per_function["index_bytes"] == round(full["build_vectors"]["size_bytes"] / 6) > 0
+    assert per_function["heap_used_bytes"] > 0
     assert full["functions"] == 6 and small["functions"] <= full["functions"]
     assert full["build_vectors"]["indexed"] == 6 and full["build_text"]["indexed"] == 6
     assert (
@@ -72,4 +88,5 @@ def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name, paths):
     assert all(q > 0 for qps in full["qps"].values() for q in qps.values())
     assert not es.indices.get(index=f"{index_name}*", expand_wildcards="all")  # the harness removes its indices
     table = markdown(results)
-    assert "| bm25s |" in table and "HNSW recall@100" in table and "50% (" in table
+    assert "| bm25s |" in table and "HNSW recall@100" in table and "50% (" in table and "150% (9 fn)" in table
+    assert "bytes per function: index on disk" in table

@@ -220,7 +220,9 @@ def test_persistent_back_pressure_is_retried_then_listed_and_the_alias_stays(tig
     big = make_function(99, "huge_table", "A function with a huge literal.", "x = 1\n" * (PRESSURE_LIMIT // 5))
     write_jsonl_gz(data / "corpus" / "a.jsonl.gz", [*small, big])
     rejects = tmp_path / "rejects.tsv"
-    args = ("index", "--data", str(data), "--bulk-size", "5", "--bulk-retries", "1", "--rejects", str(rejects))
+    # One writer: a second request in flight beside the big one would be over the limit too (and refused).
+    args = ("index", "--data", str(data), "--bulk-size", "5", "--bulk-retries", "1", "--bulk-writers", "1")
+    args += ("--rejects", str(rejects))
     started = time.monotonic()
     result = run_cli(tight_node.url, alias, *args, "--no-progress", cwd=tmp_path)
     assert time.monotonic() - started > 1.0  # waited out the backoff before the retry

@@ -1,12 +1,17 @@
 """Integration with the real node: versioned builds behind an alias, idempotent re-runs, resume, search."""
 
+import json
+
+import numpy as np
 import pytest
 from helpers import make_function, write_jsonl_gz
 
 from hybrid_search import HybridError
 from hybrid_search.config import Paths
 from hybrid_search.data.corpus import ReadReport, read_corpus
+from hybrid_search.data.types import Function
 from hybrid_search.es import indexing
+from hybrid_search.es.mappings import index_body, with_vectors
 from hybrid_search.pipeline.build import build_index, source_fingerprint
 from hybrid_search.retrieval.lexical import BaselineRetriever, LexicalRetriever
 
@@ -86,3 +91,52 @@ def test_dense_mode_on_an_index_without_vectors_says_how_to_fix_it(es, tiny_data
     build_index(es, tiny_data, index_name, progress=False)
     with pytest.raises(HybridError, match="has no vectors; build it with `hybrid index --encoder NAME`"):
         DenseRetriever.from_index(es, index_name, meta=indexing.index_meta(es, index_name), paths=Paths.from_env())
+
+
+def _functions(n: int) -> list[Function]:
+    return [
+        Function(
+            url=f"https://github.com/acme/tools/blob/x/m{i}.py#L1-L2",
+            repo="acme/tools",
+            path=f"m{i}.py",
+            func_name=f"f{i}",
+            code=f"def f{i}():\n    return {i}\n",
+        )
+        for i in range(n)
+    ]
+
+
+def test_concurrent_bulk_writers_index_every_document_once_with_its_vector(es, index_name):
+    functions = _functions(1200)
+    vectors = np.random.default_rng(0).standard_normal((len(functions), 8)).astype(np.float32)
+    by_url = {f.url: v for f, v in zip(functions, vectors)}
+    version = indexing.create_version(es, index_name, {"source": "test"}, with_vectors(index_body(), 8, "fake"))
+    actions = indexing.bulk_actions(functions, version, encode=lambda batch: [by_url[f.url] for f in batch], chunk=300)
+    done = []
+    result = indexing.bulk_load(es, actions, on_done=done.append, chunk_size=100, writers=3)
+    assert result.indexed == 1200 and not result.failed and sum(done) == 1200
+    es.indices.refresh(index=version)
+    assert es.count(index=version)["count"] == 1200
+    for i in (0, 599, 1199):  # each document holds its own vector: it is its own nearest neighbour
+        knn = {"field": "embedding", "query_vector": vectors[i].tolist(), "k": 1, "num_candidates": 50}
+        top = es.search(index=version, knn=knn, source=["func_name"])["hits"]["hits"][0]
+        assert top["_source"]["func_name"] == f"f{i}"
+
+
+def test_an_error_in_one_bulk_writer_stops_all_and_is_raised(es, index_name):
+    version = indexing.create_version(es, index_name, {"source": "test"})
+
+    def actions():
+        yield from indexing.bulk_actions(_functions(250), version)
+        raise HybridError("corpus file broken")  # e.g. --strict meeting a bad record mid-stream
+
+    with pytest.raises(HybridError, match="corpus file broken"):
+        indexing.bulk_load(es, actions(), chunk_size=50, writers=2)
+
+
+def test_sources_are_serialised_with_exact_float32_vectors_whatever_the_text():
+    vector = np.array([0.1, -1e-8, 3.4e38, 1 / 3], dtype=np.float32)
+    for code in ("def f():\n    return 'é'", "lone \ud800 surrogate"):  # orjson refuses the second: json writes it
+        source = json.loads(indexing.source_json({"code": code, "embedding": vector}))
+        assert source["code"] == code
+        assert np.array_equal(np.asarray(source["embedding"], dtype=np.float32), vector)

@@ -91,6 +91,26 @@ def test_invalid_parameters_are_422_with_a_clear_json_error(api, params, message
     assert response.json()["error"] == message
 
 
+def test_start_up_loads_every_mode_before_the_first_request(es_settings, tiny_vector_index, paths):
+    alias, data = tiny_vector_index
+    app = create_app(es_settings, alias, data, paths=paths)
+    service = app.state.service
+    assert service.loaded() == {}  # nothing is loaded while the app is only created
+    with TestClient(app) as client:  # runs the start-up, as uvicorn does
+        loaded = service.loaded()
+        assert set(loaded) == {"baseline", "lexical", "dense", "hybrid"} == set(service.modes())
+        assert loaded["dense"].encoder.dims == loaded["hybrid"].encoder.dims == 32  # the tiny encoder's weights
+        assert search(client, q="priority queue", mode="dense")["results"]
+        assert service.loaded()["dense"] is loaded["dense"]  # the first request used what start-up loaded
+
+
+def test_start_up_with_elasticsearch_down_still_serves_the_503(tiny_data):
+    with TestClient(create_app(EsSettings(url=NOWHERE), "csn-python", tiny_data)) as client:
+        assert client.app.state.service.loaded() == {}
+        response = client.get("/api/search", params={"q": "read csv"})
+        assert response.status_code == 503 and NOWHERE in response.json()["error"]
+
+
 def test_mode_the_index_cannot_run_is_400(es, es_settings, index_name, tiny_data):
     build_index(es, tiny_data, index_name, progress=False)  # no vectors: no dense, hybrid or rerank
     api = TestClient(create_app(es_settings, index_name, tiny_data))

@@ -83,6 +83,13 @@ from hybrid_search.cli.common import (
     help="Search with dfs_query_then_fetch (BM25 statistics of all shards) [default: on with more than one "
     "shard; see docs/scaling.md].",
 )
+@click.option(
+    "--bulk-writers",
+    type=click.IntRange(1, 16),
+    default=2,
+    show_default=True,
+    help="Bulk requests in flight at once (ES indexes one while the next is encoded and serialised).",
+)
 @progress_option
 @click.pass_obj
 def index_cmd(
@@ -97,6 +104,7 @@ def index_cmd(
     encoder,
     bulk_size,
     bulk_retries,
+    bulk_writers,
     shards,
     replicas,
     dfs,
@@ -145,6 +153,7 @@ def index_cmd(
         chunk_size=bulk_size,
         max_retries=bulk_retries,
         layout=layout,
+        writers=bulk_writers,
     )
     path = write_rejects(rejects or obj.paths.runs / f"rejects-{report.index}.tsv", report.failed)
     lines, failure = describe_build(report, path)

@@ -9,12 +9,17 @@ and since document ids derive from urls, re-sending documents overwrites instead
 from __future__ import annotations
 
 import itertools
+import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
+import orjson
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
@@ -54,23 +59,35 @@ def document(function: Function, masked: bool = False) -> dict:
     }
 
 
+def source_json(source: dict) -> bytes:
+    """A document's source as JSON, serialised here rather than by the bulk helper: orjson writes a float32
+    vector in its shortest exact form, 17x faster than `json` writes it as a list of Python floats (~110 s of
+    a 2-core machine's CPU for the full corpus's 256-d vectors) and in 40% fewer bytes."""
+    try:
+        return orjson.dumps(source, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:  # text orjson refuses (a lone surrogate) is escaped as `json` does
+        return json.dumps({k: v.tolist() if hasattr(v, "tolist") else v for k, v in source.items()}).encode()
+
+
 def bulk_actions(
     functions: Iterable[Function],
     index: str,
     encode: Callable[[list[Function]], Sequence] | None = None,
     chunk: int = 1024,
 ) -> Iterator[dict]:
-    """Index actions into version `index`, through its load alias (see `load_alias`); with `encode`
-    (functions -> vectors), chunks are encoded and fill the `embedding` field."""
+    """Index actions into version `index`, through its load alias (see `load_alias`), with each source already
+    serialised (`source_json`); with `encode` (functions -> vectors), chunks are encoded and fill the
+    `embedding` field."""
     target = load_alias(index)
     if encode is None:
         for function in functions:
-            yield {"_op_type": "index", "_index": target, "_id": function.doc_id, "_source": document(function)}
+            source = source_json(document(function))
+            yield {"_op_type": "index", "_index": target, "_id": function.doc_id, "_source": source}
         return
     iterator = iter(functions)
     while batch := list(itertools.islice(iterator, chunk)):
         for function, vector in zip(batch, encode(batch)):
-            source = {**document(function), VECTOR_FIELD: [float(x) for x in vector]}
+            source = source_json({**document(function), VECTOR_FIELD: np.asarray(vector, dtype=np.float32)})
             yield {"_op_type": "index", "_index": target, "_id": function.doc_id, "_source": source}
 
 
@@ -107,6 +124,24 @@ class BulkResult:
         return [r for r in self.failed if r.transient]
 
 
+class SharedActions:
+    """One action stream read by several bulk writers: `next` under a lock (a generator is not thread-safe, and
+    whoever takes the lock runs the stream's encoding, while the other writers' requests are in flight);
+    `stop` ends it for every writer."""
+
+    def __init__(self, actions: Iterable[dict]):
+        self._actions, self._lock, self.stopped = iter(actions), threading.Lock(), False
+
+    def __iter__(self) -> SharedActions:
+        return self
+
+    def __next__(self) -> dict:
+        with self._lock:
+            if self.stopped:
+                raise StopIteration
+            return next(self._actions)
+
+
 def bulk_load(
     client: Elasticsearch,
     actions: Iterable[dict],
@@ -115,39 +150,58 @@ def bulk_load(
     max_retries: int = 5,
     initial_backoff: float = 1.0,
     copies: int = 1,
+    writers: int = 2,
 ) -> BulkResult:
-    """Stream actions; 429 back-pressure is retried with exponential backoff, and documents that still fail
-    (with the document's own error, or the whole request's) are collected instead of raised.
+    """Stream actions with `writers` concurrent bulk requests; 429 back-pressure is retried with exponential
+    backoff, and documents that still fail (with the document's own error, or the whole request's) are
+    collected instead of raised.
 
     `copies`: each request waits until that many copies of every shard it writes are active
     (`wait_for_active_shards`), and a document whose `_shards.successful` reports fewer copies is counted
     as refused (503, transient: a re-run writes it again) rather than indexed.
 
-    A lost connection still raises (TransportError): the build stays resumable and the caller reports it.
-    Every action must target an alias (`load_alias`): a missing one fails with 404, never auto-creates.
+    Several writers keep Elasticsearch's write threads busy while the client encodes and serialises the next
+    chunk (one writer left one of two cores idle most of the time). A lost connection still raises
+    (TransportError): the build stays resumable and the caller reports it; the other writers stop after their
+    request in flight. Every action must target an alias (`load_alias`): a missing one fails with 404, never
+    auto-creates.
     """
-    result = BulkResult()
-    for ok, item in streaming_bulk(
-        client,
-        actions,
-        chunk_size=chunk_size,
-        max_chunk_bytes=20 * 1024 * 1024,
-        raise_on_error=False,
-        raise_on_exception=False,
-        max_retries=max_retries,
-        initial_backoff=initial_backoff,
-        max_backoff=30,
-        require_alias=True,
-        wait_for_active_shards=copies,
-    ):
-        info = next(iter(item.values()))
-        if ok and (short := _short_of_copies(info, copies)):
-            result.failed.append(Rejected(str(info.get("_id")), 503, short))
-        elif ok:
-            result.indexed += 1
-        else:
-            result.failed.append(Rejected(str(info.get("_id")), int(info.get("status") or 0), _reason(info)))
-        on_done(1)
+    result, lock, shared = BulkResult(), threading.Lock(), SharedActions(actions)
+
+    def write() -> None:
+        for ok, item in streaming_bulk(
+            client,
+            shared,
+            chunk_size=chunk_size,
+            max_chunk_bytes=20 * 1024 * 1024,
+            raise_on_error=False,
+            raise_on_exception=False,
+            max_retries=max_retries,
+            initial_backoff=initial_backoff,
+            max_backoff=30,
+            require_alias=True,
+            wait_for_active_shards=copies,
+        ):
+            info = next(iter(item.values()))
+            with lock:
+                if ok and (short := _short_of_copies(info, copies)):
+                    result.failed.append(Rejected(str(info.get("_id")), 503, short))
+                elif ok:
+                    result.indexed += 1
+                else:
+                    result.failed.append(Rejected(str(info.get("_id")), int(info.get("status") or 0), _reason(info)))
+                on_done(1)
+
+    with ThreadPoolExecutor(max(1, writers), thread_name_prefix="bulk") as pool:
+        futures = [pool.submit(write) for _ in range(max(1, writers))]
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()  # the first writer's error, as one writer would have raised it
+        finally:
+            shared.stopped = True  # on an error or Ctrl-C the others stop after their request in flight
+        for future in futures:
+            future.result()
     return result
 
 

@@ -48,8 +48,13 @@ def lexical_search(
 ) -> dict:
     """Code-aware analyzers on name, docstring, body (code without docstring) and path, with boosts (`f^2`).
 
-    Query variants (retrieval/query.py) add `should` clauses: identifier forms (`read_csv`, `readcsv`) as
-    whole name tokens, and the lemmatised query against name and body.
+    Query variants (retrieval/query.py) add clauses: identifier forms (`read_csv`, `readcsv`) as whole name
+    tokens, and the lemmatised query against name and body. All clauses are one flat disjunction (`should`
+    alone), not the main query as `must` with the variants as `should`: a document's score is the same sum
+    of its matching clauses, but Lucene can then skip documents that cannot reach the top k on any clause
+    (MaxScore), where a required clause with optional ones scored every document of the main query's terms.
+    On the full corpus that halved ES's time for the default query (docs/benchmarks.md); the few documents
+    matching only a variant now rank too (valid pool MRR unchanged at 0.2597, real MRR 0.3518 -> 0.3524).
     """
     options = {"tie_breaker": tie_breaker} if tie_breaker is not None and type == "best_fields" else {}
     main = Q("multi_match", query=text, fields=list(fields), type=type, **options)
@@ -58,7 +63,7 @@ def lexical_search(
         extra += [Q("term", func_name={"value": ident, "boost": identifier_boost}) for ident in identifiers]
     if lemma_boost > 0 and lemmas:
         extra.append(Q("multi_match", query=lemmas, fields=["func_name", "body"], boost=lemma_boost))
-    query = Q("bool", must=[main], should=extra) if extra else main
+    query = Q("bool", should=[main, *extra]) if extra else main
     return _search(query, size=size, source=source, filters=filters)
 
 

@@ -83,6 +83,7 @@ def build_index(
     chunk_size: int = 500,
     max_retries: int = 5,
     layout: IndexLayout | None = None,
+    writers: int = 2,
 ) -> BuildReport:
     """Index every function at `source` (or the first `limit`) behind `alias`; resumes a crashed build.
 
@@ -136,6 +137,7 @@ def build_index(
             chunk_size=chunk_size,
             max_retries=max_retries,
             copies=layout.active_copies,
+            writers=writers,
         )
         report.indexed, report.failed = result.indexed, result.failed
         report.seconds = time.monotonic() - started

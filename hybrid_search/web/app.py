@@ -7,6 +7,8 @@ searches at once is 429 (web/gate.py). Searches run in worker threads of their o
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -62,10 +64,19 @@ def create_app(
     limits: Limits | None = None,
 ) -> FastAPI:
     """The app over one index; `data_dir`'s annotationStore.csv (optional) gives grades and NDCG; `limits`:
-    how many searches run at once and wait (web/gate.py)."""
+    how many searches run at once and wait (web/gate.py). On start-up (the ASGI lifespan: uvicorn, or
+    `with TestClient(app)`) every available mode's models are loaded (`SearchService.warm_up`)."""
     service = SearchService(settings or EsSettings.from_env(), index, data_dir, paths or Paths.from_env())
     gates = Gates(limits)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Models load before the server accepts requests (uvicorn runs this first), not in a user's query.
+        await asyncio.to_thread(service.warm_up)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="hybrid-search",
         version=__version__,
         description="Semantic code search over Python functions (CodeSearchNet) on Elasticsearch.",

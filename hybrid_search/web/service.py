@@ -2,12 +2,14 @@
 annotated CodeSearchNet query, each hit's human grade and the NDCG of the shown ranking.
 
 Retrievers are built once per mode and kept (the dense encoder and the re-ranker load their weights then);
+`warm_up` builds them all when the app starts, so that no user's first query waits for a model to load;
 errors come out as two kinds the app maps to HTTP statuses: the request is wrong (400, 422) or the service
 cannot answer it now (503: Elasticsearch down, index missing or unusable).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +38,9 @@ MODES_TTL_S = 30.0  # how long the list of available modes is trusted (the alias
 # second, and a hung cluster must not hold a request (and its worker) for the client's 4 x 10 s.
 ES_TIMEOUT_S = 5.0
 CIRCUIT_COOLDOWN_S = 5.0  # how long a cluster found down is answered 503 at once before the next try
+WARM_UP_QUERY = "read a csv file"  # searched once per mode at start-up: loads spaCy, torch kernels, caches
+
+log = logging.getLogger(__name__)
 
 
 class BadRequest(Exception):
@@ -183,6 +188,27 @@ class SearchService:
                 # Ranking needs only urls; what is shown is fetched for the top k alone (see `_display`).
                 self._retrievers[mode] = make_retriever(self.client, self.index, mode, paths=self.paths, source=["url"])
             return self._retrievers[mode]
+
+    def loaded(self) -> dict[str, object]:
+        """mode -> the retriever built for it so far (with its models loaded)."""
+        with self._lock:
+            return dict(self._retrievers)
+
+    def warm_up(self) -> list[str]:
+        """Build every available mode's retriever (loading the encoder and the re-ranker) and search once with
+        each, so that the first user query pays for no model load; returns the modes warmed.
+
+        Never fails: the app must start while Elasticsearch is down or the index missing (the page says so,
+        and the modes are then loaded by their first search).
+        """
+        try:
+            modes = self.modes()
+            for mode in modes:
+                self.search(WARM_UP_QUERY, mode, k=1)
+        except (Unavailable, BadRequest) as exc:
+            log.warning("start-up: models not loaded in advance: %s", exc)
+            return []
+        return modes
 
     def _display(self, query: str, hits: list[Hit]) -> dict[str, tuple[dict, frozenset[str]]]:
         """doc id -> (source, matched terms) of the hits, in one request."""

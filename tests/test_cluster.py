@@ -2,7 +2,7 @@
 `ClusterDisruptionIT.testAckedIndexing`): a data node killed and restarted under query load, a node killed
 or paused mid-build, the master killed. Correctness only (no query fails after the client's retry on
 another node, no acknowledged document missing from any copy, nothing duplicated, a new master elected);
-the timings are scripts/cluster_faults.py's, in docs/scaling.md.
+the timings come from `scripts/cluster_bench.py faults` (docs/scaling.md).
 
 One throw-away cluster (tests/es_node.py) serves the module, with fault detection in seconds.
 """

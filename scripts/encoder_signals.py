@@ -14,32 +14,22 @@ import dataclasses
 from pathlib import Path
 
 import click
-import numpy as np
 
 from hybrid_search.config import default_data_dir, default_real_queries_dir
 from hybrid_search.encoder.encoder import Encoder
-from hybrid_search.evaluation.dense import target_ranks
-from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
 from hybrid_search.pipeline.realq import evaluate_real, load_real_queries, realq_functions
-from hybrid_search.pipeline.training import load_training_data
+from hybrid_search.pipeline.training import evaluate_on_valid_pool, load_training_data
 from hybrid_search.retrieval.exact import top_k
 
 
 def signals(encoder: Encoder, data, real, n_queries: int) -> dict:
-    queries = data.valid_queries[:n_queries]
-    position = {f.url: i for i, f in enumerate(data.valid_functions)}
-    ranks = target_ranks(
-        encoder.encode_queries([q.query for q in queries]),
-        encoder.encode_functions(data.valid_functions),
-        np.array([position[q.function.url] for q in queries]),
-        stand_ins=encoder.encode_functions([q.function.masked() for q in queries]),
-    ).tolist()
+    valid = evaluate_on_valid_pool(encoder, dataclasses.replace(data, valid_queries=data.valid_queries[:n_queries]))
     functions = realq_functions(data.valid_functions, real)
     best = top_k(encoder.encode_queries(real.queries), encoder.encode_functions(functions), 100)
     scores = evaluate_real([[functions[i].doc_id for i in row] for row in best], real)
     return {
-        "valid_mrr": mean_reciprocal_rank(ranks),
-        "valid_recall_100": recall_at(ranks, 100),
+        "valid_mrr": valid["mrr_pool"],
+        "valid_recall_100": valid["recall_at_100_pool"],
         "real_mrr": scores["mrr_at_100"],
         "real_recall_10": scores["recall_at_10"],
     }

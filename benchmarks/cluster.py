@@ -26,6 +26,7 @@ class LoadReport:
     """What the clients saw: one (start, seconds, mode, error or None) per query."""
 
     queries: list[tuple[float, float, str, str | None]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # each failure's status and message, to diagnose it
 
     @property
     def failed(self) -> list[tuple[float, float, str, str | None]]:
@@ -41,6 +42,7 @@ class LoadReport:
             "queries": len(self.queries),
             "failed": len(self.failed),
             "errors": dict(Counter(q[3] for q in self.failed)),
+            "messages": self.messages[:5],
             "p99_ms_all": self.p99_ms(),
             "p99_ms_failover": self.p99_ms(start, end),
             "queries_failover": sum(1 for q in self.queries if start <= q[0] < end),
@@ -83,6 +85,8 @@ class QueryLoad:
                 retrievers[mode].search(text, k=10)
             except Exception as exc:  # noqa: BLE001 -- every failure a user would see is counted, by type
                 error = f"{mode}: {type(exc).__name__}"
+                with self._lock:
+                    self.report.messages.append(f"{error} {getattr(exc, 'status_code', '')}: {str(exc)[:300]}")
             with self._lock:
                 self.report.queries.append((started, time.monotonic() - started, mode, error))
             i += self.clients

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from elasticsearch import ApiError
+
 from hybrid_search import HybridError
 
 MODES = ("baseline", "lexical", "dense", "hybrid", "rerank")
@@ -91,6 +93,24 @@ def msearch(client, searches: list[dict], attempts: int = 3, backoff_s: float = 
         time.sleep(backoff_s * 2**attempt)
         response = client.msearch(searches=searches)
     return response
+
+
+def retrying_search(client, attempts: int = 3, backoff_s: float = 0.25, **request):
+    """`_search` that sends the request again (after 0.25 s, then 0.5 s) when Elasticsearch answered with a
+    server-side status (5xx), as `msearch` does for its items.
+
+    The client already retries 429/502/503/504 on another node, but a node that leaves between a search's
+    phases (kNN's first phase picks the shard copies the later ones must use) fails the whole search with
+    500 `search_phase_execution_exception ... disconnected`; asked again, it runs on the copies left.
+    """
+    for attempt in range(attempts - 1):
+        try:
+            return client.search(**request)
+        except ApiError as exc:
+            if exc.meta.status < 500:
+                raise
+        time.sleep(backoff_s * 2**attempt)
+    return client.search(**request)
 
 
 def hits_of(item: dict, index: str) -> list[Hit]:

@@ -8,7 +8,7 @@ from hybrid_search import HybridError
 from hybrid_search.config import Paths
 from hybrid_search.encoder import TextEncoder
 from hybrid_search.es.queries import SEARCH_OPTIONS, Source, knn_search
-from hybrid_search.retrieval.base import OneAtATime, Ranking, Timer, hits_of, plain_text
+from hybrid_search.retrieval.base import OneAtATime, Ranking, Timer, hits_of, plain_text, retrying_search
 from hybrid_search.retrieval.params import DenseParams
 from hybrid_search.retrieval.tuned import choice_for_index
 
@@ -87,7 +87,9 @@ class DenseRetriever(OneAtATime):
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         with Timer() as timer:
             # No search type: ES picks kNN's own (its first phase gathers the k best of every shard).
-            response = self.client.search(index=self.index, **self.body(text, k=k, filters=filters), **SEARCH_OPTIONS)
+            response = retrying_search(
+                self.client, index=self.index, **self.body(text, k=k, filters=filters), **SEARCH_OPTIONS
+            )
         return Ranking(hits_of(response.body, self.index), es_ms=response["took"], wall_ms=timer.ms)
 
     def describe(self) -> dict:

@@ -27,7 +27,7 @@ from hybrid_search.es.errors import describe_es_error
 from hybrid_search.es.queries import display_search
 from hybrid_search.evaluation.ndcg import query_ndcg
 from hybrid_search.retrieval import available_modes, default_mode, make_retriever
-from hybrid_search.retrieval.base import Hit
+from hybrid_search.retrieval.base import Hit, retrying_search
 from hybrid_search.web.highlight import matched_terms
 
 MAX_QUERY_CHARS = 1000
@@ -216,7 +216,7 @@ class SearchService:
             return {}
         body = display_search(query, doc_ids=[h.doc_id for h in hits], source=DISPLAY_FIELDS)
         with self._es_errors():
-            found = self.client.search(index=self.index, **body)["hits"]["hits"]
+            found = retrying_search(self.client, index=self.index, **body)["hits"]["hits"]
         return {d["_id"]: (d.get("_source", {}), matched_terms(d.get("highlight", {}))) for d in found}
 
     def search(self, text: str, mode: str | None = None, k: int = 10) -> Outcome:

@@ -17,7 +17,7 @@ from hybrid_search.retrieval.dense import index_encoder
 from hybrid_search.retrieval.exact import top_k
 from hybrid_search.retrieval.params import DenseParams
 
-CANDIDATES = (100, 200, 400, 800, 1600)
+CANDIDATES = (100, 200, 400, 800, 1600, 2400, 3200, 4800)
 
 
 def tune_dense(run: TuneRun, target_recall: float = 0.98) -> dict:

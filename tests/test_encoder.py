@@ -135,7 +135,7 @@ def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name,
     from helpers import write_jsonl_gz
 
     from hybrid_search.pipeline.build import build_index
-    from hybrid_search.retrieval.dense import DenseRetriever
+    from hybrid_search.retrieval import make_retriever
 
     pairs, _, _, out = trained
     model_dir = tmp_path / "model"
@@ -143,10 +143,9 @@ def test_dense_mode_refuses_vectors_from_other_weights(es, tmp_path, index_name,
     encoder = Encoder.load(model_dir)
     write_jsonl_gz(tmp_path / "data" / "corpus" / "f.jsonl.gz", pair_records(pairs[:8]))
     build_index(es, tmp_path / "data", index_name, progress=False, encoder=encoder)
-    from hybrid_search.es.indexing import index_meta
 
     def from_index():
-        return DenseRetriever.from_index(es, index_name, meta=index_meta(es, index_name), paths=paths)
+        return make_retriever(es, index_name, "dense", paths=paths)
 
     assert from_index().encoder.path == model_dir  # found through the index's _meta
     state = torch.load(model_dir / "model.pt", weights_only=True)

@@ -86,11 +86,11 @@ def test_invalid_alias_names_are_refused():
 
 
 def test_dense_mode_on_an_index_without_vectors_says_how_to_fix_it(es, tiny_data, index_name):
-    from hybrid_search.retrieval.dense import DenseRetriever
+    from hybrid_search.retrieval import make_retriever
 
     build_index(es, tiny_data, index_name, progress=False)
     with pytest.raises(HybridError, match="has no vectors; build it with `hybrid index --encoder NAME`"):
-        DenseRetriever.from_index(es, index_name, meta=indexing.index_meta(es, index_name), paths=Paths.from_env())
+        make_retriever(es, index_name, "dense", paths=Paths.from_env())
 
 
 def _functions(n: int) -> list[Function]:

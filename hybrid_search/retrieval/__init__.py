@@ -7,7 +7,7 @@ import importlib
 from elasticsearch import Elasticsearch
 
 from hybrid_search.config import Paths
-from hybrid_search.retrieval.base import MODES, Hit, Ranking, Retriever
+from hybrid_search.retrieval.base import MODES, Hit, OpenedIndex, Ranking, Retriever
 
 __all__ = ["MODES", "Hit", "Ranking", "Retriever", "available_modes", "default_mode", "make_retriever"]
 
@@ -49,10 +49,8 @@ def make_retriever(
     """
     from hybrid_search.es.indexing import index_meta
 
-    meta = index_meta(client, index)
-    retriever = retriever_class(mode).from_index(
-        client, index, meta=meta, paths=paths, source=source, choices_for=choices_for
-    )
+    opened = OpenedIndex(client, index, index_meta(client, index), paths, source, choices_for)
+    retriever = retriever_class(mode).from_index(opened)
     return retriever.reproducible() if reproducible and mode == "rerank" else retriever
 
 

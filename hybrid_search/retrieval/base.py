@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from elasticsearch import ApiError
+from elasticsearch import ApiError, Elasticsearch
 
 from hybrid_search import HybridError
+from hybrid_search.config import Paths
+from hybrid_search.es.queries import Source
+from hybrid_search.retrieval.tuned import Choice, choice_for_index
 
 MODES = ("baseline", "lexical", "dense", "hybrid", "rerank")
 
@@ -51,6 +54,24 @@ class Retriever(Protocol):
     ) -> list[Ranking]: ...
 
     def describe(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class OpenedIndex:
+    """An index as every mode's `from_index` opens it: the client, its `_meta`, the tool's folders, the
+    `_source` fields hits carry, and `choices_for`: the alias whose tuned choices apply (an evaluation
+    index searched as that alias would be), else the index's own."""
+
+    client: Elasticsearch
+    index: str
+    meta: dict
+    paths: Paths
+    source: Source = True
+    choices_for: str | None = None
+
+    def choice(self, mode: str) -> Choice:
+        """The choice `mode` runs with here (tuned, else the defaults), refused if made for other vectors."""
+        return choice_for_index(self.paths.tuned, self.index, mode, self.meta, self.choices_for)
 
 
 class Timer:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from elasticsearch import Elasticsearch
 
 from hybrid_search import HybridError
-from hybrid_search.config import Paths
 from hybrid_search.encoder import TextEncoder
 from hybrid_search.es.queries import SEARCH_OPTIONS, Source, knn_search
-from hybrid_search.retrieval.base import OneAtATime, Ranking, Timer, hits_of, plain_text, retrying_search
+from hybrid_search.retrieval.base import OneAtATime, OpenedIndex, Ranking, Timer, hits_of, plain_text, retrying_search
 from hybrid_search.retrieval.params import DenseParams
-from hybrid_search.retrieval.tuned import choice_for_index
 
 
 def index_encoder(meta: dict, index: str, *, models) -> TextEncoder:
@@ -61,19 +59,11 @@ class DenseRetriever(OneAtATime):
         self.params = params or DenseParams()
 
     @classmethod
-    def from_index(
-        cls,
-        client: Elasticsearch,
-        index: str,
-        *,
-        meta: dict,
-        paths: Paths,
-        source: Source = True,
-        choices_for: str | None = None,
-    ):
-        choice = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for)
-        encoder = index_encoder(meta, index, models=paths.models)
-        return cls(client, index, encoder=encoder, params=choice.params, source=source)
+    def from_index(cls, opened: OpenedIndex):
+        encoder = index_encoder(opened.meta, opened.index, models=opened.paths.models)
+        return cls(
+            opened.client, opened.index, encoder=encoder, params=opened.choice(cls.mode).params, source=opened.source
+        )
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         text = plain_text(text)

@@ -7,16 +7,12 @@ method, weights and depth chosen on the valid partition (`hybrid tune hybrid`).
 
 from __future__ import annotations
 
-from elasticsearch import Elasticsearch
-
-from hybrid_search.config import Paths
-from hybrid_search.es.queries import Source, msearch_lines
+from hybrid_search.es.queries import msearch_lines
 from hybrid_search.retrieval import fusion
-from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, hits_of, msearch
+from hybrid_search.retrieval.base import Hit, OneAtATime, OpenedIndex, Ranking, Timer, hits_of, msearch
 from hybrid_search.retrieval.dense import DenseRetriever
 from hybrid_search.retrieval.lexical import LexicalRetriever
 from hybrid_search.retrieval.params import FusionParams
-from hybrid_search.retrieval.tuned import choice_for_index
 
 
 class HybridRetriever(OneAtATime):
@@ -35,21 +31,9 @@ class HybridRetriever(OneAtATime):
         self.params = params or FusionParams()
 
     @classmethod
-    def from_index(
-        cls,
-        client: Elasticsearch,
-        index: str,
-        *,
-        meta: dict,
-        paths: Paths,
-        source: Source = True,
-        choices_for: str | None = None,
-    ):
-        choice = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for)
-        parts = {"meta": meta, "paths": paths, "source": source, "choices_for": choices_for}
-        lexical = LexicalRetriever.from_index(client, index, **parts)
-        dense = DenseRetriever.from_index(client, index, **parts)
-        return cls(lexical, dense, params=choice.params)
+    def from_index(cls, opened: OpenedIndex):
+        lexical, dense = LexicalRetriever.from_index(opened), DenseRetriever.from_index(opened)
+        return cls(lexical, dense, params=opened.choice(cls.mode).params)
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         depth = max(self.params.depth, k)

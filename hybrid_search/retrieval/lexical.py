@@ -6,12 +6,10 @@ from collections.abc import Sequence
 
 from elasticsearch import Elasticsearch
 
-from hybrid_search.config import Paths
 from hybrid_search.es.layout import search_type_of
 from hybrid_search.es.queries import Source, baseline_search, lexical_search, msearch_lines
-from hybrid_search.retrieval.base import Ranking, Timer, hits_of, msearch, plain_text
+from hybrid_search.retrieval.base import OpenedIndex, Ranking, Timer, hits_of, msearch, plain_text
 from hybrid_search.retrieval.params import LexicalParams
-from hybrid_search.retrieval.tuned import choice_for_index
 
 MSEARCH_BATCH = 50  # queries per `_msearch` request in batch search
 
@@ -39,20 +37,12 @@ class LexicalRetriever:
         self.params = params or LexicalParams()
 
     @classmethod
-    def from_index(
-        cls,
-        client: Elasticsearch,
-        index: str,
-        *,
-        meta: dict,
-        paths: Paths,
-        source: Source = True,
-        choices_for: str | None = None,
-    ):
-        """With the choice tuned for `index` (an alias), or for the alias `choices_for` (an evaluation index
-        searched with that alias's choices), else the defaults."""
-        params = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for).params
-        return cls(client, index, params=params, source=source, search_type=search_type_of(meta))
+    def from_index(cls, opened: OpenedIndex):
+        """With the choice tuned for the index (see `OpenedIndex.choice`), else the defaults."""
+        params = opened.choice(cls.mode).params
+        return cls(
+            opened.client, opened.index, params=params, source=opened.source, search_type=search_type_of(opened.meta)
+        )
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
         p, text = self.params, plain_text(text)

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from elasticsearch import Elasticsearch
 
 from hybrid_search.config import Paths
 from hybrid_search.data.types import Function
-from hybrid_search.es.queries import Source
 from hybrid_search.retrieval import fusion
-from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, plain_text
+from hybrid_search.retrieval.base import Hit, OneAtATime, OpenedIndex, Ranking, Timer, plain_text
 from hybrid_search.retrieval.hybrid import HybridRetriever
 from hybrid_search.retrieval.params import RerankParams
-from hybrid_search.retrieval.tuned import choice_for_index, load_choice
+from hybrid_search.retrieval.tuned import load_choice
 
 
 def rerank(
@@ -144,19 +143,10 @@ class RerankRetriever(OneAtATime):
         self.params = params or RerankParams()
 
     @classmethod
-    def from_index(
-        cls,
-        client: Elasticsearch,
-        index: str,
-        *,
-        meta: dict,
-        paths: Paths,
-        source: Source = True,
-        choices_for: str | None = None,
-    ):
+    def from_index(cls, opened: OpenedIndex):
         from hybrid_search.encoder.resolve import load_reranker
 
-        choice = choice_for_index(paths.tuned, index, cls.mode, meta, choices_for)
+        params, source = opened.choice(cls.mode).params, opened.source
         # Candidates carry only what the caller asked for (plus url and name); the code of those the
         # re-ranker has not embedded yet is fetched for them alone (`_sources`).
         wanted = (
@@ -164,11 +154,9 @@ class RerankRetriever(OneAtATime):
             if source is False
             else (source if source is True else sorted({*source, "url", "func_name", "fn_sha"}))
         )
-        first_stage = HybridRetriever.from_index(
-            client, index, meta=meta, paths=paths, source=wanted, choices_for=choices_for
-        )
-        encoder = load_reranker(choice.params.model, models=paths.models, int8=choice.params.int8)
-        return cls(first_stage, Reranker(encoder, paths.cache), params=choice.params)
+        first_stage = HybridRetriever.from_index(replace(opened, source=wanted))
+        encoder = load_reranker(params.model, models=opened.paths.models, int8=params.int8)
+        return cls(first_stage, Reranker(encoder, opened.paths.cache), params=params)
 
     @classmethod
     def available(cls, index: str, *, paths: Paths) -> bool:

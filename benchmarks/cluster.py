@@ -80,15 +80,16 @@ class QueryLoad:
         while not self._stop.is_set():
             mode, text = self.modes[i % len(self.modes)], self.texts[i % len(self.texts)]
             started = time.monotonic()
-            error = None
+            error = message = None
             try:
                 retrievers[mode].search(text, k=10)
             except Exception as exc:  # noqa: BLE001 -- every failure a user would see is counted, by type
                 error = f"{mode}: {type(exc).__name__}"
-                with self._lock:
-                    self.report.messages.append(f"{error} {getattr(exc, 'status_code', '')}: {str(exc)[:300]}")
+                message = f"{error} {getattr(exc, 'status_code', '')}: {str(exc)[:300]}"
             with self._lock:
                 self.report.queries.append((started, time.monotonic() - started, mode, error))
+                if message:
+                    self.report.messages.append(message)
             i += self.clients
             self._stop.wait(self.pause)
 

@@ -192,16 +192,17 @@ def bulk_load(
                     result.failed.append(Rejected(str(info.get("_id")), int(info.get("status") or 0), _reason(info)))
                 on_done(1)
 
-    with ThreadPoolExecutor(max(1, writers), thread_name_prefix="bulk") as pool:
-        futures = [pool.submit(write) for _ in range(max(1, writers))]
+    writers = max(1, writers)
+    with ThreadPoolExecutor(writers, thread_name_prefix="bulk") as pool:
+        futures = [pool.submit(write) for _ in range(writers)]
         try:
+            # Returns once every writer is done, or at the first error, which `result()` raises as one writer
+            # would have.
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for future in done:
-                future.result()  # the first writer's error, as one writer would have raised it
+                future.result()
         finally:
             shared.stopped = True  # on an error or Ctrl-C the others stop after their request in flight
-        for future in futures:
-            future.result()
     return result
 
 

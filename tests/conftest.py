@@ -117,6 +117,7 @@ IMPURE_MODULES = {
     "test_web_browser",
     "test_bench",
     "test_rerank",
+    "test_cross",
     "test_encoder",
 }
 

@@ -15,17 +15,21 @@ from hybrid_search.cli.common import (
     resolve_real_queries,
 )
 
+DEFAULT_BATCH_SIZE = {"minilm": 32, "cross": 4}
+DEFAULT_LR = {"minilm": 2e-5, "cross": 3e-5}
+
 
 @click.command("train")
 @data_option
 @click.option(
     "--encoder",
     "kind",
-    type=click.Choice(["nbow", "attn", "selfatt", "minilm"]),
+    type=click.Choice(["nbow", "attn", "selfatt", "minilm", "cross"]),
     default="nbow",
     show_default=True,
     help="nbow: bag of words (mean); attn: bag of words, attention pooling; selfatt: small Transformer; "
-    "minilm: fine-tune all-MiniLM-L6-v2 as a re-ranker (needs the rerank extra; --max-pairs default 2000).",
+    "minilm: fine-tune all-MiniLM-L6-v2 as a re-ranker (needs the rerank extra; --max-pairs default 2000); "
+    "cross: all-MiniLM-L6-v2 as a cross-encoder re-ranker, on pairs with hard negatives mined by --first-stage.",
 )
 @click.option(
     "--read-docstrings",
@@ -40,11 +44,36 @@ from hybrid_search.cli.common import (
     help="Model folder [default: <models>/<encoder>, <models>/<encoder>-doc with --read-docstrings].",
 )
 @click.option("--epochs", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(2, 65536), default=512, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 65536),
+    default=None,
+    help="Pairs per step (cross: groups per step) [default: 512; minilm 32; cross 4].",
+)
+@click.option("--lr", type=float, default=None, help="Learning rate [default: 2e-3; minilm 2e-5; cross 3e-5].")
 @click.option("--dim", type=click.IntRange(8, 4096), default=256, show_default=True)
-@click.option("--layers", type=click.IntRange(1, 12), default=1, show_default=True, help="selfatt only.")
-@click.option("--max-code-len", type=click.IntRange(8, 4096), default=256, show_default=True)
+@click.option(
+    "--layers",
+    type=click.IntRange(1, 12),
+    default=None,
+    help="selfatt: Transformer layers [default: 1]; cross: MiniLM layers kept [default: 6, all].",
+)
+@click.option(
+    "--max-code-len",
+    type=click.IntRange(8, 4096),
+    default=256,
+    show_default=True,
+    help="Code tokens read (cross: tokens of query and code together).",
+)
+@click.option(
+    "--negatives", type=click.IntRange(1, 19), default=3, show_default=True, help="cross: mined negatives per pair."
+)
+@click.option(
+    "--first-stage",
+    default="nbow",
+    show_default=True,
+    help="cross: the trained encoder (name or folder) that mines the hard negatives.",
+)
 @click.option("--max-pairs", type=click.IntRange(1), default=None, help="Train on the first N pairs only.")
 @click.option("--seed", default=13, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch threads [default: all cores].")
@@ -64,6 +93,8 @@ def train_cmd(
     dim,
     layers,
     max_code_len,
+    negatives,
+    first_stage,
     max_pairs,
     seed,
     threads,
@@ -85,13 +116,37 @@ def train_cmd(
     from hybrid_search.encoder.train import TrainConfig
     from hybrid_search.pipeline.training import run_minilm, run_training
 
+    batch_size = batch_size or DEFAULT_BATCH_SIZE.get(kind, 512)
+    lr = lr or DEFAULT_LR.get(kind, 2e-3)
     if threads:
         torch.set_num_threads(threads)
     folder = resolve_data(data)
     real = resolve_real_queries(real_queries, no_real_queries)
     held_out = real.urls() if real else frozenset()
-    if kind == "minilm" and read_docstrings:
-        raise click.UsageError("--read-docstrings is for our encoders (nbow, attn, selfatt), not minilm")
+    if kind in ("minilm", "cross") and read_docstrings:
+        raise click.UsageError(f"--read-docstrings is for our encoders (nbow, attn, selfatt), not {kind}")
+    if kind == "cross":
+        from hybrid_search.encoder.resolve import load_encoder
+        from hybrid_search.pipeline.cross import run_cross
+
+        run_cross(
+            folder,
+            out or obj.paths.models / "cross",
+            load_encoder(first_stage, models=obj.paths.models),
+            max_pairs=max_pairs or 2000,
+            negatives=negatives,
+            layers=layers or 6,
+            max_length=max_code_len,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            retrain=retrain,
+            progress=progress,
+            echo=click.echo,
+            held_out=held_out,
+        )
+        return
     if kind == "minilm":
         run_minilm(
             folder,
@@ -109,7 +164,7 @@ def train_cmd(
         return
     config = TrainConfig(
         encoder=EncoderConfig(
-            kind=kind, dim=dim, layers=layers, max_code_len=max_code_len, reads_docstring=read_docstrings
+            kind=kind, dim=dim, layers=layers or 1, max_code_len=max_code_len, reads_docstring=read_docstrings
         ),
         epochs=epochs,
         batch_size=batch_size,

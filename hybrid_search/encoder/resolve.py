@@ -16,6 +16,7 @@ from hybrid_search import HybridError
 from hybrid_search.encoder import ZERO_SHOT
 
 if TYPE_CHECKING:
+    from hybrid_search.encoder.cross import CrossEncoder
     from hybrid_search.encoder.encoder import Encoder
     from hybrid_search.encoder.minilm import MiniLMEncoder
 
@@ -68,8 +69,11 @@ def load_encoder(name_or_path: str | Path, *, models: Path) -> Encoder:
     return Encoder.load(model_folder(name_or_path, models=models))
 
 
-def load_reranker(name_or_path: str | Path = ZERO_SHOT, *, models: Path, int8: bool = False) -> MiniLMEncoder:
-    """The MiniLM re-ranker: "minilm" for the packaged zero-shot weights, else a fine-tuned folder.
+def load_reranker(
+    name_or_path: str | Path = ZERO_SHOT, *, models: Path, int8: bool = False
+) -> MiniLMEncoder | CrossEncoder:
+    """The MiniLM re-ranker: "minilm" for the packaged zero-shot weights, else a fine-tuned folder (a
+    bi-encoder, or a cross-encoder from `hybrid train --encoder cross`).
 
     Args:
         name_or_path: "minilm", or a folder path or name in `models` (`hybrid train --encoder minilm`).
@@ -91,6 +95,10 @@ def load_reranker(name_or_path: str | Path = ZERO_SHOT, *, models: Path, int8: b
             f"no re-ranker '{name_or_path}' (looked in {Path(name_or_path)} and {models / str(name_or_path)}); "
             f"fine-tune one with `hybrid train --encoder minilm` or use the zero-shot '{ZERO_SHOT}'"
         )
+    from hybrid_search.encoder.cross import CrossEncoder, is_cross_folder
+
+    if is_cross_folder(folder):
+        return CrossEncoder.load(folder, int8=int8)
     return MiniLMEncoder(folder, int8=int8)
 
 

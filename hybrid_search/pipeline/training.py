@@ -103,10 +103,9 @@ def already_trained(out: Path, settings: dict, *, retrain: bool, echo=print) -> 
     """The metadata of `out`'s complete training with `settings`, said in one line; None when it is to be trained."""
     done = None if retrain else finished_training(out, settings)
     if done is not None:
-        echo(
-            f"{out} is already trained ({settings['kind']}, valid CSN MRR {done['valid_mrr_csn']:.4f}); "
-            "--retrain to train again"
-        )
+        score = done.get("valid_mrr_csn")  # a cross-encoder has no CSN MRR (it scores pairs, not vectors)
+        detail = f", valid CSN MRR {score:.4f}" if score is not None else ""
+        echo(f"{out} is already trained ({settings['kind']}{detail}); --retrain to train again")
     return done
 
 
@@ -142,7 +141,9 @@ def run_training(
     valid_pairs = data.valid_queries
     if config.encoder.reads_docstring:
         pairs, valid_pairs = [with_docstring_rest(p) for p in pairs], [with_docstring_rest(p) for p in valid_pairs]
-    encoder, metadata = train_encoder(pairs, valid_pairs, config, out, score_epoch=csn_mrr, progress=progress, echo=echo)
+    encoder, metadata = train_encoder(
+        pairs, valid_pairs, config, out, score_epoch=csn_mrr, progress=progress, echo=echo
+    )
     metadata["valid"] = evaluate_on_valid_pool(encoder, data)
     metadata["filters_removed"] = dict(data.removed)
     metadata = finish_training(out, metadata, settings)  # last: until here the folder's training is unfinished

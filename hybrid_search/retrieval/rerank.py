@@ -10,6 +10,7 @@ folder, `hybrid index --source`) carries `fn_sha`, the hash of its content, whic
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -126,6 +127,61 @@ class Reranker:
         scores = self.code_vectors(hits, fetch) @ self.encoder.encode_queries([plain_text(text)])[0]
         return {h.doc_id: float(s) for h, s in zip(hits, scores)}
 
+    def cold_costs(self, texts: list[str], function_lists: list[list[Function]]) -> tuple[float, float]:
+        """Milliseconds to embed one candidate and one query, cache bypassed, one list at a time as at search
+        time (a batch is padded to its longest function, so a large mixed batch under-estimates the cost)."""
+        started = time.perf_counter()
+        for functions in function_lists:
+            self.encoder.encode_functions(functions, batch_size=1 if self.alone else 32)
+        per_function = (time.perf_counter() - started) * 1000 / sum(map(len, function_lists))
+        started = time.perf_counter()
+        for text in texts:
+            self.encoder.encode_queries([text])
+        return per_function, (time.perf_counter() - started) * 1000 / len(texts)
+
+
+class CrossReranker:
+    """Scores candidates with a cross-encoder (encoder/cross.py): one pass over each (query, code) pair.
+
+    Nothing is cached (a score belongs to a pair), and a query's candidates form one batch in the first
+    stage's order, so a ranking depends only on the index and the query. The scores are min-max scaled over
+    the candidates, as the first stage's are before they are combined.
+    """
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+
+    def reproducible(self) -> CrossReranker:
+        return self
+
+    def similarities(self, text: str, hits: list[Hit], fetch=None) -> dict[str, float]:
+        """doc id -> the pair's score, min-max scaled over `hits`."""
+        if not hits:
+            return {}
+        if fetch is not None:
+            sources = fetch([h.doc_id for h in hits])
+            hits = [Hit(h.doc_id, h.url, h.score, sources.get(h.doc_id, h.source)) for h in hits]
+        scores = self.encoder.score(plain_text(text), [function_of(h) for h in hits])
+        return fusion.min_max({h.doc_id: float(s) for h, s in zip(hits, scores)})
+
+    def cold_costs(self, texts: list[str], function_lists: list[list[Function]]) -> tuple[float, float]:
+        """Milliseconds per candidate (the query's text runs inside each pair: no separate query cost)."""
+        started = time.perf_counter()
+        for text, functions in zip(texts, function_lists):
+            self.encoder.score(text, functions)
+        return (time.perf_counter() - started) * 1000 / sum(map(len, function_lists)), 0.0
+
+
+def reranker_for(model: str, *, paths: Paths, int8: bool, alone: bool = False) -> Reranker | CrossReranker:
+    """The re-ranker `model` names: a cross-encoder folder (`hybrid train --encoder cross`), else MiniLM
+    as a bi-encoder with its embedding cache."""
+    from hybrid_search.encoder.resolve import load_reranker
+
+    encoder = load_reranker(model, models=paths.models, int8=int8)
+    if getattr(encoder, "kind", "") == "cross":
+        return CrossReranker(encoder)
+    return Reranker(encoder, paths.cache, alone=alone)
+
 
 class RerankRetriever(OneAtATime):
     """Hybrid candidates, re-ranked.
@@ -137,15 +193,15 @@ class RerankRetriever(OneAtATime):
 
     mode = "rerank"
 
-    def __init__(self, first_stage: HybridRetriever, reranker: Reranker, *, params: RerankParams | None = None):
+    def __init__(
+        self, first_stage: HybridRetriever, reranker: Reranker | CrossReranker, *, params: RerankParams | None = None
+    ):
         self.first_stage, self.reranker = first_stage, reranker
         self.client, self.index, self.encoder = first_stage.client, first_stage.index, first_stage.encoder
         self.params = params or RerankParams()
 
     @classmethod
     def from_index(cls, opened: OpenedIndex):
-        from hybrid_search.encoder.resolve import load_reranker
-
         params, source = opened.choice(cls.mode).params, opened.source
         # Candidates carry only what the caller asked for (plus url and name); the code of those the
         # re-ranker has not embedded yet is fetched for them alone (`_sources`).
@@ -155,8 +211,7 @@ class RerankRetriever(OneAtATime):
             else (source if source is True else sorted({*source, "url", "func_name", "fn_sha"}))
         )
         first_stage = HybridRetriever.from_index(replace(opened, source=wanted))
-        encoder = load_reranker(params.model, models=opened.paths.models, int8=params.int8)
-        return cls(first_stage, Reranker(encoder, opened.paths.cache), params=params)
+        return cls(first_stage, reranker_for(params.model, paths=opened.paths, int8=params.int8), params=params)
 
     @classmethod
     def available(cls, index: str, *, paths: Paths) -> bool:

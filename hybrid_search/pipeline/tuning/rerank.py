@@ -8,7 +8,6 @@ eligible: K candidates at the measured embedding rate plus the query's own encod
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -33,7 +32,7 @@ from hybrid_search.pipeline.tuning.common import (
 from hybrid_search.retrieval import fusion
 from hybrid_search.retrieval.base import Hit
 from hybrid_search.retrieval.params import FusionParams, LexicalParams, RerankParams
-from hybrid_search.retrieval.rerank import Reranker, rerank
+from hybrid_search.retrieval.rerank import Reranker, rerank, reranker_for
 
 DEPTHS, WEIGHTS = (10, 20, 30, 50), (0.0, 0.25, 0.5, 0.75)
 FIRST_STAGE_QUERIES = 1000  # the valid sample the first stage is built for (the same as `tune hybrid`)
@@ -59,8 +58,6 @@ def tune_rerank(
     latency_budget_ms: float = 500.0,
 ) -> dict:
     """`run.n_queries` is how many of the first stage's valid queries (and of the real queries) are re-ranked."""
-    from hybrid_search.encoder.resolve import load_reranker
-
     query_sets = _query_sets(run, encoder, lexical_params, fusion_params)
     echo, paths = run.echo, run.paths
     reference = {k: v for s in query_sets for k, v in s.score(s.first).items()}
@@ -71,7 +68,7 @@ def tune_rerank(
     tried: list[dict] = []
     for model, int8 in ((m, q) for m in models for q in (False, True)):
         # Embedded alone, as `hybrid eval` does, so the valid scores are what eval's rankings get.
-        reranker = Reranker(load_reranker(model, models=paths.models, int8=int8), paths.cache, alone=True)
+        reranker = reranker_for(model, paths=paths, int8=int8, alone=True)
         tried += _grid_for(reranker, query_sets, run.progress, echo, latency_budget_ms)
     eligible = [t for t in tried if t["fits"]]
     if not eligible:
@@ -168,18 +165,7 @@ def _hit(function: Function, doc_id: str, score: float) -> Hit:
     return Hit(doc_id, function.url, score, source)
 
 
-def _cold_costs(reranker: Reranker, query_set: QuerySet, sample: int = 8) -> tuple:
-    """Milliseconds to embed one candidate and one query with the re-ranker, cache bypassed.
-
-    Candidates are embedded one query's list at a time, as at search time (a batch is padded to its longest
-    function, so embedding a large mixed sample at once under-estimates the cost)."""
+def _cold_costs(reranker, query_set: QuerySet, sample: int = 8) -> tuple:
+    """Milliseconds per candidate and per query on the first `sample` queries' top 30, cache bypassed."""
     lists = [[query_set.functions[d] for d, _ in ranked[:30]] for ranked in query_set.first[:sample]]
-    started = time.perf_counter()
-    for functions in lists:
-        reranker.encoder.encode_functions(functions)
-    per_function = (time.perf_counter() - started) * 1000 / sum(map(len, lists))
-    texts = query_set.texts[:32]
-    started = time.perf_counter()
-    for text in texts:
-        reranker.encoder.encode_queries([text])
-    return per_function, (time.perf_counter() - started) * 1000 / len(texts)
+    return reranker.cold_costs(query_set.texts[:sample], lists)

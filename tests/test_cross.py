@@ -62,6 +62,8 @@ def test_a_saved_cross_encoder_loads_with_the_same_scores_and_as_int8(pairs, cro
     )
     full, quantised = first.score(pairs[0].query, functions), int8.score(pairs[0].query, functions)
     assert not np.allclose(full, quantised, atol=1e-6) and np.argmax(full) == np.argmax(quantised) == 0
+    # A docstring query longer than the whole budget is cut too, instead of failing the batch.
+    assert first.score("parse " * 200, functions).shape == (8,)
 
 
 def test_rerank_mode_scores_pairs_with_the_cross_encoder_and_fetches_missing_code(pairs, cross_folder, tmp_path):
@@ -115,7 +117,12 @@ def test_run_cross_trains_checks_and_is_not_redone(pairs, trained, tmp_path):
     first = run_cross(data, out, trained[1], progress=False, echo=messages.append, **settings)
     assert first["complete"] is True and first["groups"] == 32
     check = first["valid_mined"]
-    assert check["queries"] == 64 and 0 < check["mrr_cross"] <= 1 and 0 < check["mrr_first_stage"] <= 1
+    assert (
+        check["queries"] == 64
+        and 0 < check["mrr_cross_untrained"] <= 1
+        and 0 < check["mrr_cross"] <= 1
+        and 0 < check["mrr_first_stage"] <= 1
+    )
     assert isinstance(load_reranker(out, models=tmp_path), CrossEncoder)
     messages.clear()
     assert run_cross(data, out, trained[1], progress=False, echo=messages.append, **settings) == first

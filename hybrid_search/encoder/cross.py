@@ -18,7 +18,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,9 +85,10 @@ class CrossEncoder(torch.nn.Module):
         return hashlib.sha1(stamp.encode()).hexdigest()[:12]
 
     def forward(self, queries: list[str], codes: list[str]) -> torch.Tensor:
-        """Scores (logits) of the (query, code) pairs; the code is truncated first, never the query."""
+        """Scores (logits) of the (query, code) pairs; the longer of the two is truncated first (the code, bar a
+        docstring query longer than the limit)."""
         features = self.tokenizer(
-            queries, codes, truncation="only_second", max_length=self.max_length, padding=True, return_tensors="pt"
+            queries, codes, truncation="longest_first", max_length=self.max_length, padding=True, return_tensors="pt"
         )
         hidden = self.transformer(**features).last_hidden_state
         mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -120,7 +121,6 @@ class CrossEncoder(torch.nn.Module):
         lr: float = 3e-5,
         seed: int = 13,
         progress: bool = True,
-        echo: Callable[[str], None] = print,
     ) -> dict:
         """Listwise softmax: each group's positive against its negatives (cross-entropy, the positive first)."""
         random.seed(seed)

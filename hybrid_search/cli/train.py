@@ -125,6 +125,9 @@ def train_cmd(
     held_out = real.urls() if real else frozenset()
     if kind in ("minilm", "cross") and read_docstrings:
         raise click.UsageError(f"--read-docstrings is for our encoders (nbow, attn, selfatt), not {kind}")
+    # What the MiniLM-based trainings (bi-encoder and cross-encoder) take alike.
+    common = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "retrain": retrain}
+    common |= {"progress": progress, "echo": click.echo, "held_out": held_out}
     if kind == "cross":
         from hybrid_search.encoder.resolve import load_encoder
         from hybrid_search.pipeline.cross import run_cross
@@ -137,30 +140,11 @@ def train_cmd(
             negatives=negatives,
             layers=layers or 6,
             max_length=max_code_len,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            retrain=retrain,
-            progress=progress,
-            echo=click.echo,
-            held_out=held_out,
+            **common,
         )
         return
     if kind == "minilm":
-        run_minilm(
-            folder,
-            out or obj.paths.models / "minilm-ft",
-            max_pairs=max_pairs or 2000,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            retrain=retrain,
-            progress=progress,
-            echo=click.echo,
-            held_out=held_out,
-        )
+        run_minilm(folder, out or obj.paths.models / "minilm-ft", max_pairs=max_pairs or 2000, **common)
         return
     config = TrainConfig(
         encoder=EncoderConfig(

@@ -22,9 +22,9 @@ from hybrid_search.data.pairs import Pair
 from hybrid_search.encoder import TextEncoder
 from hybrid_search.encoder.cross import CrossEncoder, Group
 from hybrid_search.encoder.minilm import code_text
-from hybrid_search.encoder.trained import begin_training, finish_training
+from hybrid_search.encoder.trained import finish_training
 from hybrid_search.evaluation.mrr import mean_reciprocal_rank
-from hybrid_search.pipeline.training import already_trained, describe_filters, held_out_settings, load_training_data
+from hybrid_search.pipeline.training import held_out_settings, prepare_training
 
 MINED_DEPTH = 20  # negatives are drawn from the first stage's top 20 (near duplicates of the target left out)
 CHECK_QUERIES = 100
@@ -120,11 +120,9 @@ def run_cross(
         "seed": seed,
         **held_out_settings(held_out),
     }
-    if (done := already_trained(out, settings, retrain=retrain, echo=echo)) is not None:
+    done, data = prepare_training(folder, out, settings, retrain=retrain, echo=echo, held_out=held_out)
+    if done is not None:
         return done
-    begin_training(out)
-    data = load_training_data(folder, held_out=held_out)
-    echo(describe_filters(data))
     pairs = random.Random(seed).sample(data.train_pairs, min(max_pairs, len(data.train_pairs)))
     groups = training_groups(
         pairs, mine_negatives(first_stage, pairs, data.train_pairs, progress=progress), negatives, seed

@@ -109,6 +109,19 @@ def already_trained(out: Path, settings: dict, *, retrain: bool, echo=print) -> 
     return done
 
 
+def prepare_training(
+    folder: Path, out: Path, settings: dict, *, retrain: bool, echo, held_out: AbstractSet[str]
+) -> tuple[dict | None, TrainingData | None]:
+    """(metadata, None) when `out` holds a finished training with `settings` (said in one line); else
+    (None, the training data), with the folder marked unfinished and the pair filters' counts echoed."""
+    if (done := already_trained(out, settings, retrain=retrain, echo=echo)) is not None:
+        return done, None
+    begin_training(out)
+    data = load_training_data(folder, held_out=held_out)
+    echo(describe_filters(data))
+    return None, data
+
+
 def run_training(
     folder: Path,
     config: TrainConfig,
@@ -197,11 +210,9 @@ def run_minilm(
         "seed": seed,
         **held_out_settings(held_out),
     }
-    if (done := already_trained(out, settings, retrain=retrain, echo=echo)) is not None:
+    done, data = prepare_training(folder, out, settings, retrain=retrain, echo=echo, held_out=held_out)
+    if done is not None:
         return done
-    begin_training(out)
-    data = load_training_data(folder, held_out=held_out)
-    echo(describe_filters(data))
     encoder = MiniLMEncoder(packaged_model_path())  # the zero-shot weights, fine-tuned below
     zero_shot, rate = csn_scores(encoder, data.valid_queries)
     echo(f"zero-shot MiniLM: valid CSN MRR {zero_shot:.4f} ({rate:.0f} functions/s)")

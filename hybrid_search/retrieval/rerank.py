@@ -128,11 +128,12 @@ class Reranker:
         return {h.doc_id: float(s) for h, s in zip(hits, scores)}
 
     def cold_costs(self, texts: list[str], function_lists: list[list[Function]]) -> tuple[float, float]:
-        """Milliseconds to embed one candidate and one query, cache bypassed, one list at a time as at search
-        time (a batch is padded to its longest function, so a large mixed batch under-estimates the cost)."""
+        """Milliseconds to embed one candidate and one query, cache bypassed, one list at a time as a served
+        search embeds them (a batch is padded to its longest function, so a large mixed batch under-estimates
+        the cost; evaluation's one-at-a-time embedding is slower, but only for reproducibility)."""
         started = time.perf_counter()
         for functions in function_lists:
-            self.encoder.encode_functions(functions, batch_size=1 if self.alone else 32)
+            self.encoder.encode_functions(functions)
         per_function = (time.perf_counter() - started) * 1000 / sum(map(len, function_lists))
         started = time.perf_counter()
         for text in texts:

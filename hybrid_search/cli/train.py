@@ -46,7 +46,7 @@ DEFAULT_LR = {"minilm": 2e-5, "cross": 3e-5}
 @click.option("--epochs", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option(
     "--batch-size",
-    type=click.IntRange(1, 65536),
+    type=click.IntRange(2, 65536),
     default=None,
     help="Pairs per step (cross: groups per step) [default: 512; minilm 32; cross 4].",
 )
@@ -116,8 +116,8 @@ def train_cmd(
     from hybrid_search.encoder.train import TrainConfig
     from hybrid_search.pipeline.training import run_minilm, run_training
 
-    batch_size = batch_size or DEFAULT_BATCH_SIZE.get(kind, 512)
-    lr = lr or DEFAULT_LR.get(kind, 2e-3)
+    batch_size = DEFAULT_BATCH_SIZE.get(kind, 512) if batch_size is None else batch_size
+    lr = DEFAULT_LR.get(kind, 2e-3) if lr is None else lr
     if threads:
         torch.set_num_threads(threads)
     folder = resolve_data(data)

@@ -14,7 +14,6 @@ cross-encoder for `resolve.load_reranker`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -77,12 +76,6 @@ class CrossEncoder(torch.nn.Module):
             model = quantized(model)
             model.int8 = True
         return model
-
-    def fingerprint(self) -> str:
-        """Changes whenever the weights files change: sha1 over their paths, sizes and mtimes."""
-        weights = sorted(Path(self.path).glob("*.safetensors")) + sorted(Path(self.path).glob("*.bin"))
-        stamp = "|".join(f"{w.resolve()}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
-        return hashlib.sha1(stamp.encode()).hexdigest()[:12]
 
     def forward(self, queries: list[str], codes: list[str]) -> torch.Tensor:
         """Scores (logits) of the (query, code) pairs; the longer of the two is truncated first (the code, bar a

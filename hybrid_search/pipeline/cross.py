@@ -71,21 +71,18 @@ def training_groups(pairs: list[Pair], mined: list[list[Pair]], negatives: int, 
     return groups
 
 
-def mined_check(model: CrossEncoder, encoder: TextEncoder, queries: list[Pair], mined: list[list[Pair]]) -> dict:
-    """MRR of each target among itself and its mined negatives: by the cross-encoder, and by the first stage
-    that mined them (its reference)."""
-    cross, first = [], []
+def mined_mrr(score, queries: list[Pair], mined: list[list[Pair]]) -> float:
+    """MRR of each target among itself and its mined negatives, ranked by `score(query, functions)`."""
+    ranks = []
     for query, negatives in zip(queries, mined):
         functions = [query.function.masked()] + [p.function for p in negatives]
-        cross.append(_rank_of_first(model.score(query.query, functions)))
-        vectors = encoder.encode_functions(functions) @ encoder.encode_queries([query.query])[0]
-        first.append(_rank_of_first(vectors))
-    return {
-        "queries": len(queries),
-        "candidates": 1 + MINED_DEPTH,
-        "mrr_cross": mean_reciprocal_rank(cross),
-        "mrr_first_stage": mean_reciprocal_rank(first),
-    }
+        ranks.append(_rank_of_first(score(query.query, functions)))
+    return mean_reciprocal_rank(ranks)
+
+
+def first_stage_score(encoder: TextEncoder):
+    """`score(query, functions)` by the first-stage encoder's cosine."""
+    return lambda query, functions: encoder.encode_functions(functions) @ encoder.encode_queries([query])[0]
 
 
 def run_cross(
@@ -131,10 +128,13 @@ def run_cross(
     model = CrossEncoder.fresh(layers=layers, max_length=max_length)
     checks = data.valid_queries[:CHECK_QUERIES]
     mined = mine_negatives(first_stage, checks, _valid_pairs(data), progress=progress)
-    before = mined_check(model, first_stage, checks, mined)["mrr_cross"]  # the untrained start, for reference
+    # The references: the first stage that mined the negatives, and the untrained start.
+    check = {"queries": len(checks), "candidates": 1 + MINED_DEPTH}
+    check["mrr_first_stage"] = mined_mrr(first_stage_score(first_stage), checks, mined)
+    check["mrr_cross_untrained"] = before = mined_mrr(model.score, checks, mined)
     metadata = model.fit(groups, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
     model.save(out, {"layers": layers})
-    check = {**mined_check(model, first_stage, checks, mined), "mrr_cross_untrained": before}
+    check["mrr_cross"] = mined_mrr(model.score, checks, mined)
     metadata.update(kind="cross", layers=layers, max_length=max_length, valid_mined=check)
     metadata = finish_training(out, metadata, settings)  # last: until here the folder's training is unfinished
     echo(

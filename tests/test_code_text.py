@@ -32,3 +32,12 @@ def test_name_subtokens_split_camel_snake_dotted_and_digits():
 
 def test_first_paragraph():
     assert first_paragraph("  Read a\n  csv file.\n\n  Args:\n    x") == "Read a csv file."
+
+
+def test_without_summary_keeps_the_rest_of_the_docstring_only():
+    from hybrid_search.data.types import Function
+
+    function = Function("u", "r", "p.py", "f", "def f():\n    pass", docstring="Read a file.\n\n  Args:\n    x: y.")
+    assert function.without_summary().docstring == "Args:\n    x: y."
+    assert function.masked().docstring == "" and function.without_summary().code == function.code
+    assert Function("u", "r", "p.py", "f", "", docstring="One line only.").without_summary().docstring == ""

@@ -6,6 +6,8 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
+from hybrid_search.data.code import rest_of_docstring
+
 _LINES = re.compile(r"#L(\d+)-L(\d+)$")
 
 
@@ -32,6 +34,11 @@ class Function:
     def masked(self) -> Function:
         """This function without its docstring (the valid protocol's target: its docstring is the query)."""
         return replace(self, docstring="")
+
+    def without_summary(self) -> Function:
+        """This function with its docstring's first paragraph cut (the rest kept): how the valid protocol shows
+        every candidate, target and distractors alike, to a model that reads docstrings (pipeline/valid.py)."""
+        return replace(self, docstring=rest_of_docstring(self.docstring))
 
 
 def doc_id(url: str) -> str:

@@ -81,14 +81,16 @@ def evaluate_on_valid_pool(encoder: TextEncoder, data: TrainingData) -> dict:
     """Exact-search MRR / recall@100 of each valid query's target among all valid functions, and the speed of
     encoding functions (timed alone, queries apart).
 
-    Each target is searched as its masked copy (no docstring: it is the query), the other functions intact.
+    Each target is searched as its stand-in (docstring without its first paragraph, the query) among the other
+    functions, shown alike (pipeline/valid.py): the same as intact ones for a code-only encoder.
     """
+    shown = [f.without_summary() for f in data.valid_functions]
     started = time.perf_counter()
-    pool = encoder.encode_functions(data.valid_functions)  # (pool, dims); the only work the timer covers
+    pool = encoder.encode_functions(shown)  # (pool, dims); the only work the timer covers
     seconds = time.perf_counter() - started
     position = {f.url: i for i, f in enumerate(data.valid_functions)}
     targets = np.array([position[q.function.url] for q in data.valid_queries])
-    masked = encoder.encode_functions([q.function.masked() for q in data.valid_queries])
+    masked = encoder.encode_functions([q.function.without_summary() for q in data.valid_queries])
     queries = encoder.encode_queries([q.query for q in data.valid_queries])
     ranks = target_ranks(queries, pool, targets, stand_ins=masked)
     return {
@@ -173,8 +175,9 @@ def csn_scores(encoder: TextEncoder, queries: list[Pair]) -> tuple[float, float]
     """CodeSearchNet's MRR for any encoder (each query against the 999 other targets of its batch), and its
     speed encoding the targets' functions (functions/s, timed apart from the queries)."""
     query_vectors = encoder.encode_queries([p.query for p in queries])
+    targets = [p.function.without_summary() for p in queries]  # a docstring reader never sees the query itself
     started = time.perf_counter()
-    code_vectors = encoder.encode_functions([p.function for p in queries])  # the only work the timer covers
+    code_vectors = encoder.encode_functions(targets)  # the only work the timer covers
     seconds = time.perf_counter() - started
     return csn_mrr(query_vectors, code_vectors), len(queries) / seconds
 

@@ -9,6 +9,13 @@ target, the masked one:
 
 - pool MRR: the target's masked copy against every other valid function, intact (docstrings included);
 - CSN MRR: CodeSearchNet's protocol, the target against the 999 other (masked) targets of its batch of 1,000.
+
+A learned model that reads docstrings (a dense code side, a re-ranker) is shown every pool function without its
+docstring's first paragraph, the target's masked copy included, which keeps the rest of its docstring
+(`Function.without_summary`): with the distractors' docstrings intact and the target's gone, reading docstrings
+would lose on this protocol by construction, a handicap no real search has. A code-only model sees the same
+either way. The lexical valid index keeps every distractor intact, as it always has (its docstring weight is
+judged on real queries too, pipeline/realq.py).
 """
 
 from __future__ import annotations

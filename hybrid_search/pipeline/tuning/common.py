@@ -156,11 +156,12 @@ def valid_first_stage(
 ) -> ValidRuns:
     """Lexical lists come from the valid index (target masked, see pipeline/valid.py); dense lists from exact
     search over the valid pool's vectors, with the target's intact copy replaced by its masked one (under
-    the masked copy's id, so both lists name the same document)."""
+    the masked copy's id, so both lists name the same document). The dense side sees every function without
+    its docstring summary, as pipeline/valid.py says (nothing changes for a code-only encoder)."""
     functions, queries = valid_queries(folder, n_queries, seed)
     valid.build_valid_index(client, valid_index, functions, queries, progress=progress)
-    pool = encoder.encode_functions(functions)
-    masked = encoder.encode_functions([q.function.masked() for q in queries])
+    pool = encoder.encode_functions([f.without_summary() for f in functions])
+    masked = encoder.encode_functions([q.function.without_summary() for q in queries])
     query_vectors = encoder.encode_queries([q.query for q in queries])
     dense_runs = []
     for query, vector, stand_in, row in zip(queries, query_vectors, masked, top_k(query_vectors, pool, depth + 1)):

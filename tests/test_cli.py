@@ -129,3 +129,20 @@ def test_eval_runs_every_mode_end_to_end(run, tmp_path, trained, monkeypatch):
     assert all(0.0 <= found <= 1.0 for found in stages.values()) and stages["fused"] >= stages["final top 10"]
     assert set(modes["lexical"]["stages"]["mean_relevant_found"]) == {"relevant", "final top 10", "final top 100"}
     assert (out / "per_query_ndcg.png").exists()
+
+
+def test_index_records_whether_the_vectors_read_docstrings(run, tiny_data, trained, es, index_name):
+    from hybrid_search.es.indexing import aliased_index, index_meta
+
+    model = str(trained[3])
+    reading = run("index", "--data", str(tiny_data), "--encoder", model, "--read-docstrings", "--no-progress")
+    assert reading.exit_code == 0, reading.output
+    first = aliased_index(es, index_name)
+    assert index_meta(es, first)["build"]["encoder"]["weights"].endswith("+doc")
+    assert run("search", "read a csv file", "--mode", "dense", "-k", "1").exit_code == 0
+    code_only = run("index", "--data", str(tiny_data), "--encoder", model, "--code-only", "--no-progress")
+    assert code_only.exit_code == 0, code_only.output
+    assert aliased_index(es, index_name) != first  # other vectors: a new version, not "already built"
+    assert not index_meta(es, index_name)["build"]["encoder"]["weights"].endswith("+doc")
+    alone = run("index", "--data", str(tiny_data), "--read-docstrings")
+    assert alone.exit_code != 0 and "--encoder" in alone.output and len(alone.output.strip().splitlines()) == 1

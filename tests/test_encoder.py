@@ -239,3 +239,18 @@ def test_the_code_side_reads_the_docstring_only_when_trained_to(reads_docstring)
     assert "Load yaml" not in encoder.code_text(function.masked())  # nor ever the docstring literal in the code
     with_doc, without = encoder.encode_functions([function, function.masked()])
     assert np.allclose(with_doc, without) is not reads_docstring
+
+
+def test_reading_docstrings_keeps_the_weights_and_marks_the_fingerprint(trained, tmp_path):
+    from hybrid_search.encoder.resolve import reads_docstring_of
+
+    pairs, _, _, out = trained
+    code_only = load_encoder(out, models=tmp_path, reads_docstring=False)
+    reading = code_only.reading_docstrings(True)
+    assert reading.model is code_only.model and not code_only.config.reads_docstring  # the original is unchanged
+    assert reading.fingerprint() == code_only.fingerprint() + "+doc" and reads_docstring_of(reading.fingerprint())
+    assert load_encoder(out, models=tmp_path, reads_docstring=True).fingerprint() == reading.fingerprint()
+    function = pairs[0].function  # its docstring's words are in the vocabulary
+    assert function.docstring and function.docstring in reading.code_text(function)
+    assert not np.allclose(reading.encode_functions([function]), code_only.encode_functions([function]))
+    assert np.allclose(reading.encode_queries([pairs[0].query]), code_only.encode_queries([pairs[0].query]))

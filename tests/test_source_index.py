@@ -295,3 +295,26 @@ def test_the_encoder_is_nbow_when_trained_then_the_live_one_loaded_only_to_encod
     (repo / "pkg" / "stable.py").write_text(STABLE + "\n\ndef another(values):\n    return max(values)\n")
     assert counts(sync_source(es, repo, index_name, encoder=again, progress=False)) == (1, 0, 0, 8)
     assert again._loaded is not None
+
+
+def test_vectors_made_reading_docstrings_are_kept_so_by_later_updates(es, repo, index_name, tmp_path, trained):
+    from hybrid_search.encoder.resolve import reads_docstring_of
+    from hybrid_search.es.indexing import index_meta
+    from hybrid_search.pipeline.source import choose_encoder
+    from hybrid_search.retrieval.dense import index_encoder
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "nbow").symlink_to(trained[3], target_is_directory=True)
+    reading = choose_encoder(es, index_name, None, models=models, reads_docstring=True)
+    assert reading.reads_docstring and reading.loaded().config.reads_docstring
+    sync_source(es, repo, index_name, encoder=reading, progress=False)
+    meta = index_meta(es, index_name)
+    assert reads_docstring_of(meta["build"]["encoder"]["weights"])
+    assert index_encoder(meta, index_name, models=models).config.reads_docstring  # searched as it was built
+    again = choose_encoder(es, index_name, None, models=models)  # a plain re-run keeps the vectors as made
+    assert again.reads_docstring and again.fingerprint() == reading.fingerprint()
+    assert counts(sync_source(es, repo, index_name, encoder=again, progress=False)) == (0, 0, 0, 8)
+    code_only = choose_encoder(es, index_name, None, models=models, reads_docstring=False)
+    assert sync_source(es, repo, index_name, encoder=code_only, progress=False).created  # other vectors: a new version
+    assert not reads_docstring_of(index_meta(es, index_name)["build"]["encoder"]["weights"])

@@ -171,6 +171,16 @@ def encoder_option(help: str, default: str | None = None):
     return click.option("--encoder", default=default, metavar="NAME|PATH", show_default=bool(default), help=help)
 
 
+def docstrings_option(what: str, default: str = "the model's own setting, see docs/encoder.md"):
+    """`--read-docstrings/--code-only`: whether an encoder's code side reads each function's docstring."""
+    return click.option(
+        "--read-docstrings/--code-only",
+        "reads_docstring",
+        default=None,
+        help=f"{what} reads each function's docstring before its code, or its name and code only [default: {default}].",
+    )
+
+
 def queries_option(default: int, maximum: int, help: str):
     """`--queries N`: how many valid queries a tuner samples."""
     return click.option(

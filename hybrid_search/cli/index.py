@@ -10,6 +10,7 @@ from hybrid_search import HybridError
 from hybrid_search.cli.common import (
     Context,
     data_option,
+    docstrings_option,
     encoder_option,
     fail,
     index_option,
@@ -54,6 +55,7 @@ from hybrid_search.cli.common import (
     "Also fill dense vectors (kNN) with this trained encoder (see `hybrid train`). With --source the default is "
     "the live index's encoder, else nbow when it is trained."
 )
+@docstrings_option("The encoder's code side")
 @click.option(
     "--bulk-size", type=click.IntRange(1, 10000), default=500, show_default=True, help="Documents per bulk request."
 )
@@ -102,6 +104,7 @@ def index_cmd(
     rejects,
     rebuild,
     encoder,
+    reads_docstring,
     bulk_size,
     bulk_retries,
     bulk_writers,
@@ -123,7 +126,7 @@ def index_cmd(
     if source is not None:
         if data or limit or strict or rejects:
             raise HybridError("--data, --limit, --strict and --rejects apply to the corpus, not to --source")
-        return index_source(obj, source, watch, rebuild, encoder, bulk_size, bulk_retries, progress)
+        return index_source(obj, source, watch, rebuild, encoder, reads_docstring, bulk_size, bulk_retries, progress)
     if watch:
         raise HybridError("--watch needs --source PATH (the corpus does not change)")
     from hybrid_search.data.corpus import count_records
@@ -140,7 +143,9 @@ def index_cmd(
     if encoder:
         from hybrid_search.encoder.resolve import load_encoder
 
-        model = load_encoder(encoder, models=obj.paths.models)
+        model = load_encoder(encoder, models=obj.paths.models, reads_docstring=reads_docstring)
+    elif reads_docstring is not None:
+        raise HybridError("--read-docstrings / --code-only apply to the vectors of --encoder NAME")
     report = build_index(
         client,
         folder,
@@ -163,7 +168,9 @@ def index_cmd(
         fail(failure, code=3)
 
 
-def index_source(obj: Context, source: Path, watch, rebuild, encoder, bulk_size, bulk_retries, progress) -> None:
+def index_source(
+    obj: Context, source: Path, watch, rebuild, encoder, reads_docstring, bulk_size, bulk_retries, progress
+) -> None:
     """`hybrid index --source`: build or update the index of a folder, then, with --watch, keep it current."""
     from hybrid_search.pipeline.source import choose_encoder, default_alias, describe_sync, sync_source, watch_source
 
@@ -171,7 +178,7 @@ def index_source(obj: Context, source: Path, watch, rebuild, encoder, bulk_size,
         raise HybridError(f"source folder not found: {source}")
     alias = obj.index if obj.index_given else default_alias(source)
     client = obj.client(request_timeout=120)
-    model = choose_encoder(client, alias, encoder, models=obj.paths.models)
+    model = choose_encoder(client, alias, encoder, models=obj.paths.models, reads_docstring=reads_docstring)
 
     def sync(rebuild_now: bool = False, progress_now: bool = progress):
         return sync_source(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +60,20 @@ class Encoder:
         return cls(model, Vocab.load(path / "vocab.json"), name=path.name, path=path)
 
     def fingerprint(self) -> str:
-        """sha1 of the saved weights (identifies the vectors an index was built with)."""
+        """sha1 of the saved weights, marked when the code side reads docstrings (identifies the vectors an index
+        was built with)."""
         from hybrid_search.encoder.resolve import weights_fingerprint
 
-        return "" if self.path is None else weights_fingerprint(self.path)
+        return "" if self.path is None else weights_fingerprint(self.path, self.config.reads_docstring)
+
+    def reading_docstrings(self, reads: bool) -> Encoder:
+        """This encoder (same weights) with a code side that reads each function's docstring before its code, or
+        not: the shared token embeddings put a docstring's words where a query's land, trained to or not."""
+        if reads == self.config.reads_docstring:
+            return self
+        copy = Encoder(self.model, self.vocab, name=self.name, path=self.path)
+        copy.config = replace(self.config, reads_docstring=reads)
+        return copy
 
     def save(self, path: Path, metadata: dict) -> None:
         path.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,15 +51,38 @@ def model_folder(name_or_path: str | Path, *, models: Path) -> Path:
     return folder
 
 
-def weights_fingerprint(folder: Path) -> str:
-    """sha1 of a model folder's saved weights (`model.pt`; "" when there are none), read without torch: it
-    identifies the vectors an index was built with (`Encoder.fingerprint`)."""
+DOCSTRING_MARK = "+doc"  # ends the fingerprint of vectors whose code side read the docstring
+# `hybrid index` makes vectors whose code side reads each function's docstring before its code: on both
+# validation signals, with the docstring protocol showing every candidate alike (pipeline/valid.py), nbow's
+# dense lists and hybrid gain (docs/encoder.md). `--code-only` makes the vectors of name and code alone.
+READS_DOCSTRINGS = True
+
+
+def weights_fingerprint(folder: Path, reads_docstring: bool = False) -> str:
+    """sha1 of a model folder's saved weights (`model.pt`; "" when there are none), read without torch, and
+    `DOCSTRING_MARK` when the code side reads docstrings: it identifies the vectors an index was built with
+    (`Encoder.fingerprint`), so the same weights reading docstrings or not make two different builds."""
     weights = Path(folder) / "model.pt"
-    return hashlib.sha1(weights.read_bytes()).hexdigest() if weights.exists() else ""
+    if not weights.exists():
+        return ""
+    return hashlib.sha1(weights.read_bytes()).hexdigest() + (DOCSTRING_MARK if reads_docstring else "")
 
 
-def load_encoder(name_or_path: str | Path, *, models: Path) -> Encoder:
-    """One of our trained encoders (kinds nbow, attn, selfatt), by folder path or name in `models`.
+def reads_docstring_by_default(folder: Path) -> bool:
+    """How a model folder's code side reads when nobody says: docstrings first if it was trained to or if
+    `READS_DOCSTRINGS` says so (read from config.json, without torch)."""
+    settings = json.loads((Path(folder) / "config.json").read_text())
+    return bool(settings.get("reads_docstring")) or READS_DOCSTRINGS
+
+
+def reads_docstring_of(fingerprint: str) -> bool:
+    """Whether the vectors this fingerprint identifies were made reading docstrings (`weights_fingerprint`)."""
+    return fingerprint.endswith(DOCSTRING_MARK)
+
+
+def load_encoder(name_or_path: str | Path, *, models: Path, reads_docstring: bool | None = None) -> Encoder:
+    """One of our trained encoders (kinds nbow, attn, selfatt), by folder path or name in `models`; its code
+    side reads docstrings as `reads_docstring` says (None: `reads_docstring_by_default`).
 
     Example:
         >>> encoder = load_encoder("nbow", models=Paths.from_env().models)
@@ -66,11 +90,13 @@ def load_encoder(name_or_path: str | Path, *, models: Path) -> Encoder:
     """
     from hybrid_search.encoder.encoder import Encoder
 
-    return Encoder.load(model_folder(name_or_path, models=models))
+    folder = model_folder(name_or_path, models=models)
+    reads = reads_docstring_by_default(folder) if reads_docstring is None else reads_docstring
+    return Encoder.load(folder).reading_docstrings(reads)
 
 
 def load_reranker(
-    name_or_path: str | Path = ZERO_SHOT, *, models: Path, int8: bool = False
+    name_or_path: str | Path = ZERO_SHOT, *, models: Path, int8: bool = False, reads_docstring: bool = False
 ) -> MiniLMEncoder | CrossEncoder:
     """The MiniLM re-ranker: "minilm" for the packaged zero-shot weights, else a fine-tuned folder (a
     bi-encoder, or a cross-encoder from `hybrid train --encoder cross`).

@@ -101,13 +101,14 @@ class DeferredEncoder:
     """A trained encoder loaded on first use: an update with nothing to encode never imports torch, whose
     start-up alone takes seconds. `dims` may come from the live index, whose vectors these weights made."""
 
-    def __init__(self, folder: Path, dims: int | None = None):
+    def __init__(self, folder: Path, dims: int | None = None, reads_docstring: bool = False):
         self.path, self.name, self._dims, self._loaded = folder, folder.name, dims, None
+        self.reads_docstring = reads_docstring
 
     def fingerprint(self) -> str:
         from hybrid_search.encoder.resolve import weights_fingerprint
 
-        return weights_fingerprint(self.path)
+        return weights_fingerprint(self.path, self.reads_docstring)
 
     @property
     def dims(self) -> int:
@@ -117,21 +118,31 @@ class DeferredEncoder:
         if self._loaded is None:
             from hybrid_search.encoder.encoder import Encoder
 
-            self._loaded = Encoder.load(self.path)
+            self._loaded = Encoder.load(self.path).reading_docstrings(self.reads_docstring)
         return self._loaded
 
     def encode_functions(self, functions: list[Function]):
         return self.loaded().encode_functions(functions)
 
 
-def choose_encoder(client: Elasticsearch, alias: str, name: str | None, *, models: Path) -> DeferredEncoder | None:
+def choose_encoder(
+    client: Elasticsearch, alias: str, name: str | None, *, models: Path, reads_docstring: bool | None = None
+) -> DeferredEncoder | None:
     """The encoder named, else the one of the live index (a re-run keeps its vectors), else `nbow` when it is
-    trained; None (lexical modes only) when there is none. Loaded only when something is encoded."""
-    from hybrid_search.encoder.resolve import model_folder, weights_fingerprint
+    trained; None (lexical modes only) when there is none. Loaded only when something is encoded. Its code
+    side reads docstrings as `reads_docstring` says, else as the live index's vectors were made when it keeps
+    them, else as the folder's default (`resolve.reads_docstring_by_default`)."""
+    from hybrid_search.encoder.resolve import (
+        model_folder,
+        reads_docstring_by_default,
+        reads_docstring_of,
+        weights_fingerprint,
+    )
 
     live = indexing.aliased_index(client, alias)
     meta = indexing.index_meta(client, live) if live else {}
     ours = meta.get("build", {}).get("kind") == KIND
+    recorded_weights = meta.get("build", {}).get("encoder", {}).get("weights") or ""
     if name:
         folder = model_folder(name, models=models)
     elif ours and "encoder" in meta:
@@ -146,8 +157,14 @@ def choose_encoder(client: Elasticsearch, alias: str, name: str | None, *, model
             folder = model_folder("nbow", models=models)
         except HybridError:
             return None
-    same_weights = meta.get("build", {}).get("encoder", {}).get("weights") == weights_fingerprint(folder)
-    return DeferredEncoder(folder, dims=meta.get("dims") if ours and same_weights else None)
+    if reads_docstring is not None:
+        reads = reads_docstring
+    elif not name and ours:
+        reads = reads_docstring_of(recorded_weights)  # the live index's vectors, kept as they were made
+    else:
+        reads = reads_docstring_by_default(folder)
+    same_vectors = recorded_weights == weights_fingerprint(folder, reads)
+    return DeferredEncoder(folder, dims=meta.get("dims") if ours and same_vectors else None, reads_docstring=reads)
 
 
 # ---------------------------------------------------------------- documents of one file

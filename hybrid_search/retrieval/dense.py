@@ -12,14 +12,17 @@ from hybrid_search.retrieval.params import DenseParams
 
 
 def index_encoder(meta: dict, index: str, *, models) -> TextEncoder:
-    """The encoder that made the index's vectors (named in its `_meta`), refused if retrained since."""
-    from hybrid_search.encoder.resolve import load_encoder
+    """The encoder that made the index's vectors (named in its `_meta`, reading docstrings if they were made
+    so), refused if retrained since."""
+    from hybrid_search.encoder.resolve import load_encoder, reads_docstring_of
 
     if "encoder" not in meta:
         raise HybridError(f"index '{index}' has no vectors; build it with `hybrid index --encoder NAME`")
     recorded = meta.get("encoder_path")
     encoder = load_encoder(recorded if recorded and _is_model(recorded) else meta["encoder"], models=models)
     built_with = meta.get("build", {}).get("encoder", {}).get("weights")
+    if built_with:
+        encoder = encoder.reading_docstrings(reads_docstring_of(built_with))
     if built_with and encoder.fingerprint() != built_with:
         raise HybridError(
             f"the vectors in '{index}' were made by other weights than {encoder.path}'s (retrained?); "

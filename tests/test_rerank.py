@@ -98,3 +98,24 @@ def test_reproducible_reranker_gives_each_function_one_vector_whatever_was_embed
     second = Reranker(int8, tmp_path / "cold-2").reproducible().code_vectors(hits[::-1])[::-1]
     assert np.array_equal(warm, second)
     assert "-alone-" in first.cache.db.execute("PRAGMA database_list").fetchone()[2]
+
+
+def test_a_docstring_reading_reranker_finds_a_function_by_its_docstring_and_keeps_its_own_cache(tmp_path):
+    cryptic = "def f(a):\n    b = a.split()\n    return {w: b.count(w) for w in b}"
+    hits = [
+        Hit("1", "https://x/1", 1.0, {"func_name": "g", "code": "def g(x):\n    return x[::-1]", "docstring": ""}),
+        Hit(
+            "2",
+            "https://x/2",
+            1.0,
+            {"func_name": "f", "code": cryptic, "docstring": "Count how often each word occurs."},
+        ),
+    ]
+    code_only = Reranker(load_reranker("minilm", models=tmp_path), tmp_path)
+    reading = Reranker(load_reranker("minilm", models=tmp_path, reads_docstring=True), tmp_path)
+    query = "count the occurrences of each word in a text"
+    assert reading.similarities(query, hits)["2"] > code_only.similarities(query, hits)["2"] + 0.1
+    # A function without a docstring reads the same either way; the two models keep separate caches.
+    assert np.allclose(reading.code_vectors(hits[:1]), code_only.code_vectors(hits[:1]), atol=1e-5)
+    assert "-doc-" in reading.cache.db.execute("PRAGMA database_list").fetchone()[2]
+    assert "-doc-" not in code_only.cache.db.execute("PRAGMA database_list").fetchone()[2]

@@ -71,6 +71,9 @@ def test_four_tuners_store_the_best_candidate_for_the_alias(run, tune_data, trai
     assert rerank.exit_code == 0, rerank.output
     choice = load_choice(paths.tuned, index_name, "rerank")
     assert choice.params.model == "minilm" and choice.made_for["encoder"]["name"] == "tiny"
+    # Each precision, reading candidates' docstrings and not.
+    variants = {(r["params"]["int8"], r["params"]["reads_docstring"]) for r in grid_of(rerank.output)["tried"]}
+    assert variants == {(False, False), (False, True), (True, False), (True, True)}
 
     store = json.loads(tuned_file(paths.tuned, index_name).read_text())
     assert store["format"] == 1 and set(store["modes"]) == {"lexical", "dense", "hybrid", "rerank"}

@@ -34,14 +34,14 @@ DEFAULT_LR = {"minilm": 2e-5, "cross": 3e-5}
 @click.option(
     "--read-docstrings",
     is_flag=True,
-    help="nbow/attn/selfatt: the code side also reads each function's docstring (trained on the paragraphs "
-    "after the first, which is the query; indexed with the whole docstring). Helps web-style queries.",
+    help="nbow/attn/selfatt/minilm: the code side also reads each function's docstring (trained on the "
+    "paragraphs after the first, which is the query; indexed or re-ranked with the whole docstring).",
 )
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Model folder [default: <models>/<encoder>, <models>/<encoder>-doc with --read-docstrings].",
+    help="Model folder [default: <models>/<encoder> (minilm: minilm-ft), with -doc after it with --read-docstrings].",
 )
 @click.option("--epochs", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option(
@@ -123,8 +123,8 @@ def train_cmd(
     folder = resolve_data(data)
     real = resolve_real_queries(real_queries, no_real_queries)
     held_out = real.urls() if real else frozenset()
-    if kind in ("minilm", "cross") and read_docstrings:
-        raise click.UsageError(f"--read-docstrings is for our encoders (nbow, attn, selfatt), not {kind}")
+    if kind == "cross" and read_docstrings:
+        raise click.UsageError("--read-docstrings is for bi-encoders (nbow, attn, selfatt, minilm), not cross")
     # What the MiniLM-based trainings (bi-encoder and cross-encoder) take alike.
     common = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "retrain": retrain}
     common |= {"progress": progress, "echo": click.echo, "held_out": held_out}
@@ -144,7 +144,8 @@ def train_cmd(
         )
         return
     if kind == "minilm":
-        run_minilm(folder, out or obj.paths.models / "minilm-ft", max_pairs=max_pairs or 2000, **common)
+        default_out = obj.paths.models / ("minilm-ft-doc" if read_docstrings else "minilm-ft")
+        run_minilm(folder, out or default_out, max_pairs=max_pairs or 2000, reads_docstring=read_docstrings, **common)
         return
     config = TrainConfig(
         encoder=EncoderConfig(

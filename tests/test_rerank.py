@@ -119,3 +119,31 @@ def test_a_docstring_reading_reranker_finds_a_function_by_its_docstring_and_keep
     assert np.allclose(reading.code_vectors(hits[:1]), code_only.code_vectors(hits[:1]), atol=1e-5)
     assert "-doc-" in reading.cache.db.execute("PRAGMA database_list").fetchone()[2]
     assert "-doc-" not in code_only.cache.db.execute("PRAGMA database_list").fetchone()[2]
+
+
+def test_a_re_ranker_reading_fewer_tokens_sees_less_of_a_long_function_and_keeps_its_own_cache(tmp_path):
+    long_tail = "\n".join(f"    total_{i} = parse_csv_rows(path, column_{i})" for i in range(60))
+    hits = [
+        hit("1", "load", f"def load(path):\n{long_tail}\n    return total_0", 1.0),
+        hit("2", "add", "def add(a, b):\n    return a + b", 1.0),
+    ]
+    full = Reranker(load_reranker("minilm", models=tmp_path), tmp_path)
+    short = Reranker(load_reranker("minilm", models=tmp_path, max_tokens=16), tmp_path)
+    assert short.encoder.max_tokens == 16 and full.encoder.max_tokens == 128
+    long_full, long_short = full.code_vectors(hits[:1])[0], short.code_vectors(hits[:1])[0]
+    assert float(long_full @ long_short) < 0.99  # the short reader stopped inside the function
+    # A function shorter than either length reads the same.
+    assert np.allclose(full.code_vectors(hits[1:]), short.code_vectors(hits[1:]), atol=1e-5)
+    assert "-t16-" in short.cache.db.execute("PRAGMA database_list").fetchone()[2]
+    assert "-t" not in full.cache.db.execute("PRAGMA database_list").fetchone()[2].rsplit("/", 1)[1]
+
+
+def test_rerank_params_refuse_a_length_minilm_cannot_read():
+    from hybrid_search import HybridError
+    from hybrid_search.retrieval.params import RerankParams
+
+    assert RerankParams.from_dict({"max_tokens": 96}).max_tokens == 96
+    assert RerankParams.from_dict({}).max_tokens == 128  # choices saved before the setting existed
+    for length in (8, 1024):
+        with pytest.raises(HybridError, match="max_tokens"):
+            RerankParams.from_dict({"max_tokens": length})

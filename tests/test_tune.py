@@ -67,13 +67,16 @@ def test_four_tuners_store_the_best_candidate_for_the_alias(run, tune_data, trai
     tried = grid_of(hybrid.output)["tried"]
     assert load_choice(paths.tuned, index_name, "hybrid").valid["mrr_pool"] == max(t["mrr_pool"] for t in tried)
 
-    rerank = run("tune", "rerank", *common, "--models", "minilm", "--latency-budget", "1e9")  # timing is not tested
+    rerank = run(
+        "tune", "rerank", *common, "--models", "minilm", "--latency-budget", "1e9", "--max-tokens", "128,32"
+    )  # timing is not tested
     assert rerank.exit_code == 0, rerank.output
     choice = load_choice(paths.tuned, index_name, "rerank")
     assert choice.params.model == "minilm" and choice.made_for["encoder"]["name"] == "tiny"
-    # Each precision, reading candidates' docstrings and not.
-    variants = {(r["params"]["int8"], r["params"]["reads_docstring"]) for r in grid_of(rerank.output)["tried"]}
-    assert variants == {(False, False), (False, True), (True, False), (True, True)}
+    # Each precision, reading candidates' docstrings and not, at each length.
+    tried = grid_of(rerank.output)["tried"]
+    variants = {(r["params"]["int8"], r["params"]["reads_docstring"], r["params"]["max_tokens"]) for r in tried}
+    assert variants == {(q, d, t) for q in (False, True) for d in (False, True) for t in (128, 32)}
 
     store = json.loads(tuned_file(paths.tuned, index_name).read_text())
     assert store["format"] == 1 and set(store["modes"]) == {"lexical", "dense", "hybrid", "rerank"}

@@ -152,8 +152,18 @@ def variants_option(flag: str, when_true: str, when_false: str, help: str):
     "Try each bi-encoder re-ranker reading candidates' docstrings before their code, ignoring them, or both "
     "(on valid queries every candidate is then shown without its docstring's first paragraph, as the target is).",
 )
+@click.option(
+    "--max-tokens",
+    default="128",
+    show_default=True,
+    callback=lambda _context, _param, value: tuple(int(n) for n in comma_list(value)),
+    help="Comma-separated lengths (word pieces) a bi-encoder re-ranker reads of each candidate, each tried: "
+    "its cold cost is about linear in them.",
+)
 @click.pass_obj
-def tune_rerank_cmd(obj: Context, encoder, reads_docstring, models, latency_budget, precision, docstrings, **shared):
+def tune_rerank_cmd(
+    obj: Context, encoder, reads_docstring, models, latency_budget, precision, docstrings, max_tokens, **shared
+):
     """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries (and
     real ones)."""
     from hybrid_search.pipeline.tuning.rerank import tune_rerank
@@ -169,6 +179,7 @@ def tune_rerank_cmd(obj: Context, encoder, reads_docstring, models, latency_budg
         latency_budget_ms=latency_budget,
         precisions=precision,
         docstrings=docstrings,
+        max_tokens=max_tokens,
     )
 
 

@@ -76,7 +76,7 @@ class MiniLMEncoder:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # local_files_only: never reach for a model hub (without touching the process's environment).
         self.model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
-        self.model.max_seq_length = max_length
+        self.model.max_seq_length = self.max_tokens = max_length
         if int8:
             self.model = quantized(self.model)
         self.int8, self.reads_docstring = int8, reads_docstring

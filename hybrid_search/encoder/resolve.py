@@ -96,7 +96,12 @@ def load_encoder(name_or_path: str | Path, *, models: Path, reads_docstring: boo
 
 
 def load_reranker(
-    name_or_path: str | Path = ZERO_SHOT, *, models: Path, int8: bool = False, reads_docstring: bool = False
+    name_or_path: str | Path = ZERO_SHOT,
+    *,
+    models: Path,
+    int8: bool = False,
+    reads_docstring: bool = False,
+    max_tokens: int = 128,
 ) -> MiniLMEncoder | CrossEncoder:
     """The MiniLM re-ranker: "minilm" for the packaged zero-shot weights, else a fine-tuned folder (a
     bi-encoder, or a cross-encoder from `hybrid train --encoder cross`).
@@ -106,6 +111,7 @@ def load_reranker(
         models: the models folder (`Paths.models`).
         int8: int8 weights in the Linear layers (faster on CPU, see `minilm.quantized`).
         reads_docstring: a bi-encoder reads each function's docstring before its code (`minilm.code_text`).
+        max_tokens: a bi-encoder reads this many word pieces of each text (its cost is about linear in them).
 
     Example:
         >>> reranker = load_reranker("minilm", models=Paths.from_env().models)
@@ -115,7 +121,7 @@ def load_reranker(
     from hybrid_search.encoder.minilm import MiniLMEncoder, packaged_model_path
 
     if str(name_or_path) == ZERO_SHOT:
-        return MiniLMEncoder(packaged_model_path(), int8=int8, reads_docstring=reads_docstring)
+        return MiniLMEncoder(packaged_model_path(), max_tokens, int8=int8, reads_docstring=reads_docstring)
     folder = _found(name_or_path, models)
     if folder is None:
         raise HybridError(
@@ -128,7 +134,7 @@ def load_reranker(
         if reads_docstring:
             raise HybridError(f"{folder} is a cross-encoder, which reads code only: reads_docstring is for bi-encoders")
         return CrossEncoder.load(folder, int8=int8)
-    return MiniLMEncoder(folder, int8=int8, reads_docstring=reads_docstring)
+    return MiniLMEncoder(folder, max_tokens, int8=int8, reads_docstring=reads_docstring)
 
 
 def is_cross_encoder(name_or_path: str | Path, *, models: Path) -> bool:

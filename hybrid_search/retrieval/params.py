@@ -144,10 +144,13 @@ class RerankParams(Params):
     candidates: int = 30
     first_stage_weight: float = 0.0
     reads_docstring: bool = True  # a bi-encoder re-ranker reads each candidate's docstring before its code
+    max_tokens: int = 128  # word pieces a bi-encoder re-ranker reads of each candidate (cost ~linear in them)
 
     def check(self) -> None:
         if not 1 <= self.candidates <= 1000 or not 0 <= self.first_stage_weight <= 1:
             raise ValueError("candidates must be 1-1000 and first_stage_weight within [0, 1]")
+        if not 16 <= self.max_tokens <= 512:
+            raise ValueError("max_tokens must be 16-512 (MiniLM reads at most 512 word pieces)")
 
 
 PARAMS_OF_MODE: dict[str, type[Params]] = {

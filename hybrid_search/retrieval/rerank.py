@@ -84,6 +84,10 @@ def cache_key(hit: Hit) -> str:
     return f"{hit.doc_id}:{version}" if version else hit.doc_id
 
 
+SERVED_BATCH = 8  # candidates per forward pass when served: length-sorted small batches pad less than one of 32
+# (30 candidates: 325 against 374 ms on 2 cores, int8, docs/benchmarks.md)
+
+
 class Reranker:
     """Scores candidates with a MiniLM encoder, embedding each function once (cache) per model.
 
@@ -98,6 +102,7 @@ class Reranker:
         variant = (
             ("-int8" if getattr(encoder, "int8", False) else "")
             + ("-doc" if getattr(encoder, "reads_docstring", False) else "")
+            + (f"-t{encoder.max_tokens}" if getattr(encoder, "max_tokens", 128) != 128 else "")
             + ("-alone" if alone else "")
         )
         self.cache = EmbeddingCache(cache_dir / f"{encoder.name}{variant}-{encoder.fingerprint()}.sqlite")
@@ -119,7 +124,7 @@ class Reranker:
                     k: Hit(h.doc_id, h.url, h.score, sources.get(h.doc_id, h.source)) for k, h in missing.items()
                 }
             functions = [function_of(h) for h in missing.values()]
-            fresh = self.encoder.encode_functions(functions, batch_size=1 if self.alone else 32)
+            fresh = self.encoder.encode_functions(functions, batch_size=1 if self.alone else SERVED_BATCH)
             new = dict(zip(missing, fresh))
             self.cache.put_many(new)
             cached.update(new)
@@ -138,7 +143,7 @@ class Reranker:
         the cost; evaluation's one-at-a-time embedding is slower, but only for reproducibility)."""
         started = time.perf_counter()
         for functions in function_lists:
-            self.encoder.encode_functions(functions)
+            self.encoder.encode_functions(functions, batch_size=SERVED_BATCH)
         per_function = (time.perf_counter() - started) * 1000 / sum(map(len, function_lists))
         started = time.perf_counter()
         for text in texts:
@@ -179,13 +184,22 @@ class CrossReranker:
 
 
 def reranker_for(
-    model: str, *, paths: Paths, int8: bool, alone: bool = False, reads_docstring: bool = False
+    model: str,
+    *,
+    paths: Paths,
+    int8: bool,
+    alone: bool = False,
+    reads_docstring: bool = False,
+    max_tokens: int = 128,
 ) -> Reranker | CrossReranker:
     """The re-ranker `model` names: a cross-encoder folder (`hybrid train --encoder cross`), else MiniLM
-    as a bi-encoder with its embedding cache (reading each candidate's docstring too, with `reads_docstring`)."""
+    as a bi-encoder with its embedding cache (reading each candidate's docstring too, with `reads_docstring`,
+    and `max_tokens` word pieces of it)."""
     from hybrid_search.encoder.resolve import load_reranker
 
-    encoder = load_reranker(model, models=paths.models, int8=int8, reads_docstring=reads_docstring)
+    encoder = load_reranker(
+        model, models=paths.models, int8=int8, reads_docstring=reads_docstring, max_tokens=max_tokens
+    )
     if getattr(encoder, "kind", "") == "cross":
         return CrossReranker(encoder)
     return Reranker(encoder, paths.cache, alone=alone)
@@ -220,7 +234,11 @@ class RerankRetriever(OneAtATime):
         )
         first_stage = HybridRetriever.from_index(replace(opened, source=wanted))
         reranker = reranker_for(
-            params.model, paths=opened.paths, int8=params.int8, reads_docstring=params.reads_docstring
+            params.model,
+            paths=opened.paths,
+            int8=params.int8,
+            reads_docstring=params.reads_docstring,
+            max_tokens=params.max_tokens,
         )
         return cls(first_stage, reranker, params=params)
 

@@ -35,7 +35,7 @@ from hybrid_search.retrieval.base import Hit
 from hybrid_search.retrieval.params import FusionParams, LexicalParams, RerankParams
 from hybrid_search.retrieval.rerank import Reranker, rerank, reranker_for
 
-DEPTHS, WEIGHTS = (10, 20, 30, 50), (0.0, 0.25, 0.5, 0.75)
+DEPTHS, WEIGHTS = (10, 20, 25, 30, 50), (0.0, 0.25, 0.5, 0.75)
 FIRST_STAGE_QUERIES = 1000  # the valid sample the first stage is built for (the same as `tune hybrid`)
 
 
@@ -64,11 +64,13 @@ def tune_rerank(
     latency_budget_ms: float = 500.0,
     precisions: tuple[bool, ...] = (False, True),
     docstrings: tuple[bool, ...] = (False, True),
+    max_tokens: tuple[int, ...] = (128,),
 ) -> dict:
     """`run.n_queries` is how many of the first stage's valid queries (and of the real queries) are re-ranked.
 
-    Each model is tried in each of `precisions` (int8 or not) and `docstrings` (whether it reads candidates'
-    docstrings; a cross-encoder reads code only).
+    Each model is tried in each of `precisions` (int8 or not), `docstrings` (whether it reads candidates'
+    docstrings) and `max_tokens` (how much of each candidate it reads); a cross-encoder reads code only, at
+    its own length.
     """
     query_sets = _query_sets(run, encoder, lexical_params, fusion_params)
     echo, paths = run.echo, run.paths
@@ -78,11 +80,12 @@ def tune_rerank(
         + real_line(reference)
     )
     tried: list[dict] = []
-    for model, int8, reads in ((m, q, d) for m in models for q in precisions for d in docstrings):
-        if reads and is_cross_encoder(model, models=paths.models):
+    variants = ((m, q, d, t) for m in models for q in precisions for d in docstrings for t in max_tokens)
+    for model, int8, reads, tokens in variants:
+        if (reads or tokens != max_tokens[0]) and is_cross_encoder(model, models=paths.models):
             continue
         # Embedded alone, as `hybrid eval` does, so the valid scores are what eval's rankings get.
-        reranker = reranker_for(model, paths=paths, int8=int8, alone=True, reads_docstring=reads)
+        reranker = reranker_for(model, paths=paths, int8=int8, alone=True, reads_docstring=reads, max_tokens=tokens)
         tried += _grid_for(reranker, query_sets, run.progress, echo, latency_budget_ms)
     eligible = [t for t in tried if t["fits"]]
     if not eligible:
@@ -143,7 +146,11 @@ def _hybrid_lists(fusion_params: FusionParams, lexical: list, dense: list) -> li
 def _grid_for(reranker: Reranker, query_sets: list[QuerySet], progress, echo, budget) -> list:
     """Every (K, weight) of one re-ranker: scores on each query set, cold-cost estimate, whether it fits the budget."""
     reads = getattr(reranker.encoder, "reads_docstring", False)
-    label = f"{reranker.encoder.name}{' int8' if reranker.encoder.int8 else ''}{' +doc' if reads else ''}"
+    tokens = getattr(reranker.encoder, "max_tokens", 128)
+    label = (
+        f"{reranker.encoder.name}{' int8' if reranker.encoder.int8 else ''}{' +doc' if reads else ''}"
+        f"{f' {tokens}t' if tokens != 128 else ''}"
+    )
     per_function_ms, per_query_ms = _cold_costs(reranker, query_sets[0])
     echo(f"{label}: cold cost {per_function_ms:.1f} ms per candidate + {per_query_ms:.1f} ms per query")
     similarities = [
@@ -169,11 +176,12 @@ def _grid_for(reranker: Reranker, query_sets: list[QuerySet], progress, echo, bu
                 candidates=depth,
                 first_stage_weight=weight,
                 reads_docstring=reads,
+                max_tokens=tokens,
             )
             fits = result["cold_ms_estimate"] <= budget
             rows.append({"params": params.to_dict(), **result, "fits": fits})
             echo(
-                f"{label:<22} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}{real_line(result)}   "
+                f"{label:<28} K {depth:>3}  w {weight:.2f}   pool MRR {result['mrr_pool']:.4f}{real_line(result)}   "
                 f"cold ~{result['cold_ms_estimate']:.0f} ms{'' if fits else ' (over budget)'}"
             )
     return rows

@@ -140,9 +140,10 @@ def variants_option(flag: str, when_true: str, when_false: str, help: str):
 @click.option(
     "--latency-budget",
     type=float,
-    default=500.0,
+    default=250.0,
     show_default=True,
-    help="Max cold-cache milliseconds per query a setting may cost (K x embedding time + query).",
+    help="Max cold-cache milliseconds per query a setting may cost (K x embedding time + query; 250: the "
+    "re-ranked search's target, docs/benchmarks.md).",
 )
 @variants_option("--precision", "int8", "fp32", "Try each re-ranker with int8 weights, in full precision, or both.")
 @variants_option(

@@ -138,10 +138,11 @@ class RerankParams(Params):
     """Mode `rerank`: which re-ranker re-scores how many hybrid candidates, and how much the first stage counts."""
 
     mode: ClassVar[str] = "rerank"
-    # Chosen on both validation signals within the 500 ms cold budget (docs/tuning/rerank.json).
+    # Chosen on both validation signals within the 250 ms cold budget (docs/tuning/rerank-tokens-20261203.json:
+    # K 25 pool MRR 0.4439 / real 0.5691 at ~218 ms, K 30 0.4393 / 0.5709 at ~260 ms; 96 word pieces lost 0.02 real).
     model: str = "minilm-ft"  # "minilm" (zero-shot, packaged) or a trained folder's name or path
     int8: bool = True  # dynamic int8 quantisation of the Linear layers (~3x faster on a CPU)
-    candidates: int = 30
+    candidates: int = 25
     first_stage_weight: float = 0.0
     reads_docstring: bool = True  # a bi-encoder re-ranker reads each candidate's docstring before its code
     max_tokens: int = 128  # word pieces a bi-encoder re-ranker reads of each candidate (cost ~linear in them)

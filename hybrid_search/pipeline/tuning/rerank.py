@@ -61,7 +61,7 @@ def tune_rerank(
     *,
     lexical_params: LexicalParams,
     fusion_params: FusionParams,
-    latency_budget_ms: float = 500.0,
+    latency_budget_ms: float = 250.0,
     precisions: tuple[bool, ...] = (False, True),
     docstrings: tuple[bool, ...] = (False, True),
     max_tokens: tuple[int, ...] = (128,),

@@ -68,7 +68,7 @@ def test_four_tuners_store_the_best_candidate_for_the_alias(run, tune_data, trai
     assert load_choice(paths.tuned, index_name, "hybrid").valid["mrr_pool"] == max(t["mrr_pool"] for t in tried)
 
     rerank = run(
-        "tune", "rerank", *common, "--models", "minilm", "--latency-budget", "1e9", "--max-tokens", "128,32"
+        "tune", "rerank", *common, "--models", "minilm", "--latency-budget", "1e9", "--word-pieces", "128,32"
     )  # timing is not tested
     assert rerank.exit_code == 0, rerank.output
     choice = load_choice(paths.tuned, index_name, "rerank")

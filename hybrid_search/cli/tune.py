@@ -154,7 +154,7 @@ def variants_option(flag: str, when_true: str, when_false: str, help: str):
     "(on valid queries every candidate is then shown without its docstring's first paragraph, as the target is).",
 )
 @click.option(
-    "--max-tokens",
+    "--word-pieces",
     default="128",
     show_default=True,
     callback=lambda _context, _param, value: tuple(int(n) for n in comma_list(value)),
@@ -163,7 +163,7 @@ def variants_option(flag: str, when_true: str, when_false: str, help: str):
 )
 @click.pass_obj
 def tune_rerank_cmd(
-    obj: Context, encoder, reads_docstring, models, latency_budget, precision, docstrings, max_tokens, **shared
+    obj: Context, encoder, reads_docstring, models, latency_budget, precision, docstrings, word_pieces, **shared
 ):
     """Re-ranker model, candidate depth K and first-stage weight, by pool MRR on valid docstring queries (and
     real ones)."""
@@ -180,7 +180,7 @@ def tune_rerank_cmd(
         latency_budget_ms=latency_budget,
         precisions=precision,
         docstrings=docstrings,
-        max_tokens=max_tokens,
+        max_tokens=word_pieces,
     )
 
 

@@ -26,6 +26,7 @@ from hybrid_search.cli.common import (
     valid_index_option,
     write_option,
 )
+from hybrid_search.encoder import READ_TOKENS
 
 
 def tune_options(default_queries: int, max_queries: int, queries_help: str, valid_index: bool = True):
@@ -155,7 +156,7 @@ def variants_option(flag: str, when_true: str, when_false: str, help: str):
 )
 @click.option(
     "--word-pieces",
-    default="128",
+    default=str(READ_TOKENS),
     show_default=True,
     callback=lambda _context, _param, value: tuple(int(n) for n in comma_list(value)),
     help="Comma-separated lengths (word pieces) a bi-encoder re-ranker reads of each candidate, each tried: "

@@ -14,9 +14,10 @@ import numpy as np
 
 from hybrid_search.data.types import Function
 
-__all__ = ["ZERO_SHOT", "TextEncoder"]
+__all__ = ["READ_TOKENS", "ZERO_SHOT", "TextEncoder"]
 
 ZERO_SHOT = "minilm"  # the re-ranker name that means the packaged, not fine-tuned, all-MiniLM-L6-v2 weights
+READ_TOKENS = 128  # word pieces a MiniLM bi-encoder reads of each text unless told otherwise (cost ~linear in them)
 
 
 @runtime_checkable

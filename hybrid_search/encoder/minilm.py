@@ -23,7 +23,7 @@ from tqdm import tqdm
 from hybrid_search import HybridError
 from hybrid_search.data.code import strip_docstring
 from hybrid_search.data.types import Function
-from hybrid_search.encoder import ZERO_SHOT
+from hybrid_search.encoder import READ_TOKENS, ZERO_SHOT
 
 
 def packaged_model_path() -> Path:
@@ -36,7 +36,7 @@ def packaged_model_path() -> Path:
 
 def code_text(func_name: str, code_without_docstring: str, docstring: str = "") -> str:
     """What the re-ranker reads of a function: its name, the docstring when it reads one, then the code (cut at
-    `max_length` tokens, so the docstring goes before the code it would otherwise crowd out)."""
+    `max_tokens` word pieces, so the docstring goes before the code it would otherwise crowd out)."""
     return (
         f"{func_name}\n{docstring}\n{code_without_docstring}" if docstring else f"{func_name}\n{code_without_docstring}"
     )
@@ -62,7 +62,7 @@ class MiniLMEncoder:
     def __init__(
         self,
         path: Path,
-        max_length: int = 128,
+        max_tokens: int = READ_TOKENS,
         device: str | None = None,
         int8: bool = False,
         reads_docstring: bool = False,
@@ -76,7 +76,7 @@ class MiniLMEncoder:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # local_files_only: never reach for a model hub (without touching the process's environment).
         self.model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
-        self.model.max_seq_length = self.max_tokens = max_length
+        self.max_tokens = self.model.max_seq_length = max_tokens  # sentence-transformers truncates at its own name
         if int8:
             self.model = quantized(self.model)
         self.int8, self.reads_docstring = int8, reads_docstring

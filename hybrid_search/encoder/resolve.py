@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hybrid_search import HybridError
-from hybrid_search.encoder import ZERO_SHOT
+from hybrid_search.encoder import READ_TOKENS, ZERO_SHOT
 
 if TYPE_CHECKING:
     from hybrid_search.encoder.cross import CrossEncoder
@@ -101,7 +101,7 @@ def load_reranker(
     models: Path,
     int8: bool = False,
     reads_docstring: bool = False,
-    max_tokens: int = 128,
+    max_tokens: int = READ_TOKENS,
 ) -> MiniLMEncoder | CrossEncoder:
     """The MiniLM re-ranker: "minilm" for the packaged zero-shot weights, else a fine-tuned folder (a
     bi-encoder, or a cross-encoder from `hybrid train --encoder cross`).

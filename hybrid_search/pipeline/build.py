@@ -203,10 +203,11 @@ def write_rejects(path: Path, rejected: list[indexing.Rejected]) -> Path | None:
 def describe_build(report: BuildReport, rejects: Path | None) -> tuple[list[str], str | None]:
     """(lines to print, failure line or None) for a finished `build_index`; exit code 3 goes with a failure."""
     if report.up_to_date:
-        return [
+        line = (
             f"{report.alias} -> {report.index} already holds this corpus ({report.indexed:,} documents); "
             "nothing to do (--rebuild forces a new version)"
-        ], None
+        )
+        return [line], None
     lines = [report.read.summary()]
     if report.duplicates:
         lines.append(f"{report.duplicates:,} records repeated an earlier url and were indexed once")

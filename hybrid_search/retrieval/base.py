@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from elasticsearch import ApiError, Elasticsearch
 
@@ -77,7 +77,7 @@ class OpenedIndex:
 class Timer:
     """Wall time of a block in milliseconds: `with Timer() as t: ...; t.ms`."""
 
-    def __enter__(self) -> Timer:
+    def __enter__(self) -> Self:
         self.started, self.ms = time.perf_counter(), 0.0
         return self
 

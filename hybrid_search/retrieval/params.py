@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
 from hybrid_search import HybridError
+from hybrid_search.encoder import READ_TOKENS
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class RerankParams(Params):
     candidates: int = 25
     first_stage_weight: float = 0.0
     reads_docstring: bool = True  # a bi-encoder re-ranker reads each candidate's docstring before its code
-    max_tokens: int = 128  # word pieces a bi-encoder re-ranker reads of each candidate (cost ~linear in them)
+    max_tokens: int = READ_TOKENS  # word pieces a bi-encoder re-ranker reads of each candidate (cost ~linear in them)
 
     def check(self) -> None:
         if not 1 <= self.candidates <= 1000 or not 0 <= self.first_stage_weight <= 1:

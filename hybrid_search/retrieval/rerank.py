@@ -19,6 +19,7 @@ import numpy as np
 
 from hybrid_search.config import Paths
 from hybrid_search.data.types import Function
+from hybrid_search.encoder import READ_TOKENS
 from hybrid_search.retrieval import fusion
 from hybrid_search.retrieval.base import Hit, OneAtATime, OpenedIndex, Ranking, Timer, plain_text
 from hybrid_search.retrieval.hybrid import HybridRetriever
@@ -102,7 +103,7 @@ class Reranker:
         variant = (
             ("-int8" if getattr(encoder, "int8", False) else "")
             + ("-doc" if getattr(encoder, "reads_docstring", False) else "")
-            + (f"-t{encoder.max_tokens}" if getattr(encoder, "max_tokens", 128) != 128 else "")
+            + (f"-t{encoder.max_tokens}" if getattr(encoder, "max_tokens", READ_TOKENS) != READ_TOKENS else "")
             + ("-alone" if alone else "")
         )
         self.cache = EmbeddingCache(cache_dir / f"{encoder.name}{variant}-{encoder.fingerprint()}.sqlite")
@@ -190,7 +191,7 @@ def reranker_for(
     int8: bool,
     alone: bool = False,
     reads_docstring: bool = False,
-    max_tokens: int = 128,
+    max_tokens: int = READ_TOKENS,
 ) -> Reranker | CrossReranker:
     """The re-ranker `model` names: a cross-encoder folder (`hybrid train --encoder cross`), else MiniLM
     as a bi-encoder with its embedding cache (reading each candidate's docstring too, with `reads_docstring`,

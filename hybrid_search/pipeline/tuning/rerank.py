@@ -8,6 +8,7 @@ eligible: K candidates at the measured embedding rate plus the query's own encod
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -16,6 +17,7 @@ from tqdm import tqdm
 
 from hybrid_search import HybridError
 from hybrid_search.data.types import Function
+from hybrid_search.encoder import READ_TOKENS
 from hybrid_search.encoder.resolve import is_cross_encoder
 from hybrid_search.pipeline.tuning.common import (
     TuneRun,
@@ -64,7 +66,7 @@ def tune_rerank(
     latency_budget_ms: float = 250.0,
     precisions: tuple[bool, ...] = (False, True),
     docstrings: tuple[bool, ...] = (False, True),
-    max_tokens: tuple[int, ...] = (128,),
+    max_tokens: tuple[int, ...] = (READ_TOKENS,),
 ) -> dict:
     """`run.n_queries` is how many of the first stage's valid queries (and of the real queries) are re-ranked.
 
@@ -80,13 +82,17 @@ def tune_rerank(
         + real_line(reference)
     )
     tried: list[dict] = []
-    variants = ((m, q, d, t) for m in models for q in precisions for d in docstrings for t in max_tokens)
-    for model, int8, reads, tokens in variants:
-        if (reads or tokens != max_tokens[0]) and is_cross_encoder(model, models=paths.models):
-            continue
-        # Embedded alone, as `hybrid eval` does, so the valid scores are what eval's rankings get.
-        reranker = reranker_for(model, paths=paths, int8=int8, alone=True, reads_docstring=reads, max_tokens=tokens)
-        tried += _grid_for(reranker, query_sets, run.progress, echo, latency_budget_ms)
+    for model in models:
+        # A cross-encoder reads code only, at its own length: one reading per precision.
+        readings = (
+            [(False, READ_TOKENS)]
+            if is_cross_encoder(model, models=paths.models)
+            else [(reads, tokens) for reads in docstrings for tokens in max_tokens]
+        )
+        for int8, (reads, tokens) in itertools.product(precisions, readings):
+            # Embedded alone, as `hybrid eval` does, so the valid scores are what eval's rankings get.
+            reranker = reranker_for(model, paths=paths, int8=int8, alone=True, reads_docstring=reads, max_tokens=tokens)
+            tried += _grid_for(reranker, query_sets, run.progress, echo, latency_budget_ms)
     eligible = [t for t in tried if t["fits"]]
     if not eligible:
         raise HybridError(f"no re-ranker setting fits {latency_budget_ms:g} ms cold; raise --latency-budget")
@@ -146,10 +152,10 @@ def _hybrid_lists(fusion_params: FusionParams, lexical: list, dense: list) -> li
 def _grid_for(reranker: Reranker, query_sets: list[QuerySet], progress, echo, budget) -> list:
     """Every (K, weight) of one re-ranker: scores on each query set, cold-cost estimate, whether it fits the budget."""
     reads = getattr(reranker.encoder, "reads_docstring", False)
-    tokens = getattr(reranker.encoder, "max_tokens", 128)
+    tokens = getattr(reranker.encoder, "max_tokens", READ_TOKENS)
     label = (
         f"{reranker.encoder.name}{' int8' if reranker.encoder.int8 else ''}{' +doc' if reads else ''}"
-        f"{f' {tokens}t' if tokens != 128 else ''}"
+        f"{f' {tokens}t' if tokens != READ_TOKENS else ''}"
     )
     per_function_ms, per_query_ms = _cold_costs(reranker, query_sets[0])
     echo(f"{label}: cold cost {per_function_ms:.1f} ms per candidate + {per_query_ms:.1f} ms per query")

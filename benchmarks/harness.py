@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from elasticsearch import Elasticsearch
 
-from benchmarks.peers import Bm25sSearch, ExactSearch
+from benchmarks.peers import Bm25sSearch, ExactSearch, RoundTrip
 from benchmarks.sample import in_sample, valid_query_texts, write_sample
 from benchmarks.system import index_size_bytes, machine, node_memory
 from hybrid_search.config import Paths
@@ -172,14 +172,15 @@ def recall_at(approx: Sequence[Sequence[str]], exact: Sequence[Sequence[str]], d
 
 
 def query_runs(client, scale: Scale, encoder, vectors, texts: list[str], k: int, modes, result: dict) -> dict:
-    """Every mode, then exact numpy and bm25s, over the same queries one at a time; bm25s's indexing time
-    goes into `result`."""
+    """Every mode, then exact numpy, bm25s and an empty round trip to ES, over the same queries one at a time;
+    bm25s's indexing time goes into `result`."""
     runs = {mode: timed_queries(scale.retriever(client, mode), texts, k) for mode in modes}
     runs["exact numpy"] = timed_queries(ExactSearch(encoder, vectors, [f.url for f in scale.functions]), texts, k)
     started = time.perf_counter()
     bm25 = Bm25sSearch(scale.functions)
     result["bm25s_index_seconds"] = round(time.perf_counter() - started, 1)
     runs["bm25s"] = timed_queries(bm25, texts, k)
+    runs[RoundTrip.mode] = timed_queries(RoundTrip(client, scale.alias), texts, k)
     return runs
 
 
@@ -188,7 +189,9 @@ def summarize_runs(result: dict, runs: dict, modes: Sequence[str], challenge: li
     n99 = len(challenge)
     result["latency_ms"] = {m: latency_percentiles(run["wall"]) for m, run in runs.items()}
     result["took_ms"] = {m: latency_percentiles(runs[m]["took"]) for m in modes}
-    result["ndcg"] = {m: ndcg_of(challenge, run["ranked"][:n99], qrels) for m, run in runs.items()}
+    result["ndcg"] = {
+        m: ndcg_of(challenge, run["ranked"][:n99], qrels) for m, run in runs.items() if m != RoundTrip.mode
+    }
     if "dense" in runs:
         dense, exact = runs["dense"]["ranked"], runs["exact numpy"]["ranked"]
         result["hnsw_recall"] = {f"@{depth}": recall_at(dense, exact, depth) for depth in (10, 100)}

@@ -15,6 +15,8 @@ from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer
 from hybrid_search.retrieval.exact import top_k
 
 if TYPE_CHECKING:  # annotations only: the bench imports no encoder until it loads one
+    from elasticsearch import Elasticsearch
+
     from hybrid_search.encoder import TextEncoder
 
 
@@ -59,6 +61,24 @@ class Bm25sSearch(OneAtATime):
 
     def describe(self) -> dict:
         return {"mode": self.mode, "functions": len(self.urls)}
+
+
+class RoundTrip(OneAtATime):
+    """A search through the same client that matches nothing: what every mode pays beyond ES's own time
+    (HTTP, serialisation, the client), so the floor of any mode against an in-process peer."""
+
+    mode = "round trip"
+
+    def __init__(self, client: Elasticsearch, index: str):
+        self.client, self.index = client, index
+
+    def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
+        with Timer() as timer:
+            took = self.client.search(index=self.index, size=0, query={"match_none": {}}, track_total_hits=False)
+        return Ranking([], es_ms=float(took["took"]), wall_ms=timer.ms)
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "index": self.index}
 
 
 def top_matches(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

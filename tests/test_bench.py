@@ -5,6 +5,8 @@ import shutil
 import time
 
 import numpy as np
+import pytest
+from elasticsearch import NotFoundError
 from helpers import make_function, write_jsonl_gz
 
 from benchmarks import BenchConfig, markdown, run_bench
@@ -77,8 +79,9 @@ def test_bench_on_the_tiny_corpus(es, tiny_data, trained, index_name, paths, tmp
     assert (
         full["build_vectors"]["size_bytes"] > full["build_text"]["size_bytes"] > 0 and full["memory"]["heap_max_mb"] > 0
     )
-    assert set(full["latency_ms"]) == {"lexical", "dense", "hybrid", "exact numpy", "bm25s"}
+    assert set(full["latency_ms"]) == {"lexical", "dense", "hybrid", "exact numpy", "bm25s", "round trip"}
     assert all(v["p50"] > 0 for v in full["latency_ms"].values())
+    assert "round trip" not in full["ndcg"]  # it ranks nothing: a floor, not a system
     assert set(full["took_ms"]) == {"lexical", "dense", "hybrid"}  # ES `took` of each ranking
     assert all(v["p50"] <= full["latency_ms"][m]["p50"] for m, v in full["took_ms"].items())
     assert full["hnsw_recall"]["@10"] == 1.0  # six vectors: HNSW finds them all
@@ -101,3 +104,14 @@ def test_the_bm25s_peer_ranks_the_k_best_matching_documents_only():
     assert list(docs) == [999, 700, 42] and list(best) == [3.0, 2.0, 1.0]
     assert list(top_matches(scores, 10)[0]) == [999, 700, 42, 5]  # documents that match nothing never rank
     assert len(top_matches(np.zeros(10, dtype=np.float32), 5)[0]) == 0
+
+
+def test_the_round_trip_peer_reaches_es_and_finds_nothing(es, tiny_data, index_name):
+    from benchmarks.peers import RoundTrip
+    from hybrid_search.pipeline.build import build_index
+
+    build_index(es, tiny_data, index_name, progress=False)
+    ranking = RoundTrip(es, index_name).search("read a csv file", k=10)
+    assert ranking.hits == [] and ranking.wall_ms > 0 and 0 <= ranking.es_ms <= ranking.wall_ms
+    with pytest.raises(NotFoundError):
+        RoundTrip(es, index_name + "-missing").search("read a csv file")  # a real request, not a stub

@@ -74,8 +74,8 @@ class RoundTrip(OneAtATime):
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         with Timer() as timer:
-            took = self.client.search(index=self.index, size=0, query={"match_none": {}}, track_total_hits=False)
-        return Ranking([], es_ms=float(took["took"]), wall_ms=timer.ms)
+            response = self.client.search(index=self.index, size=0, query={"match_none": {}}, track_total_hits=False)
+        return Ranking([], es_ms=float(response["took"]), wall_ms=timer.ms)
 
     def describe(self) -> dict:
         return {"mode": self.mode, "index": self.index}

@@ -129,14 +129,22 @@ def test_a_checkout_is_indexed_then_only_what_changed_is_written(es, repo, index
     first = sync_source(es, repo, index_name, encoder=tiny_encoder, progress=False)
     assert first.created and first.index.startswith(f"{index_name}-v")
     assert first.files == 5 and first.read == 4 and first.python2 == 1
-    assert counts(first) == (8, 0, 0, 0) and first.functions == 8
+    assert counts(first) == (10, 0, 0, 0) and first.functions == 10
     assert first.failures == ["pkg/broken.py:3: invalid syntax"]
     assert "skipped pkg/broken.py:3: invalid syntax" in describe_sync(first)
 
     docs = documents(es, index_name)
     assert sorted(docs) == sorted(
-        ["read_rows", "Cache.get", "Cache.size", "shout", "keep_me", "remove_me", "untouched_fn"]
+        ["pkg.util", "read_rows", "Cache", "Cache.get", "Cache.size", "shout", "keep_me", "remove_me", "untouched_fn"]
     )  # the two Cache.size (getter and setter) are two documents under one name
+    assert [docs[name]["kind"] for name in ("pkg.util", "read_rows", "Cache", "Cache.get")] == [
+        "module",
+        "function",
+        "class",
+        "method",
+    ]
+    assert (docs["Cache"]["start_line"], docs["Cache"]["end_line"], docs["Cache.size"]["parent"]) == (10, 23, "Cache")
+    assert docs["pkg.util"]["code"] == "import csv" and docs["Cache"]["symbol"] == "Cache"
     read_rows = docs["read_rows"]
     assert (read_rows["path"], read_rows["start_line"], read_rows["end_line"]) == ("pkg/util.py", 4, 7)
     assert read_rows["url"] == f"{(repo / 'pkg/util.py').resolve().as_uri()}#L4-L7"
@@ -147,22 +155,24 @@ def test_a_checkout_is_indexed_then_only_what_changed_is_written(es, repo, index
 
     again = sync_source(es, repo, index_name, encoder=tiny_encoder, progress=False)
     assert not again.created and again.index == first.index
-    assert counts(again) == (0, 0, 0, 8) and again.read == 0
+    assert counts(again) == (0, 0, 0, 10) and again.read == 0
     assert documents(es, index_name)["shout"]["_seq_no"] == docs["shout"]["_seq_no"]
 
     second_commit(repo)
     update = sync_source(es, repo, index_name, encoder=tiny_encoder, progress=False)
     assert update.index == first.index  # the live index, updated in place
     assert update.read == 2  # util.py and extra.py (broken.py is tried again and reported again)
-    assert counts(update) == (1, 3, 2, 3)  # +parse_csv_rows; Cache's 3 moved; -read_rows -remove_me
-    assert update.failures == ["pkg/broken.py:3: invalid syntax"] and update.functions == 7
+    # +parse_csv_rows; Cache (its comment above it now part of it) and its 3 methods moved; -read_rows -remove_me
+    assert counts(update) == (1, 4, 2, 4)
+    assert update.failures == ["pkg/broken.py:3: invalid syntax"] and update.functions == 9
     after = documents(es, index_name)
     assert "read_rows" not in after and "remove_me" not in after
     assert (
         after["Cache.get"]["_id"] == docs["Cache.get"]["_id"]
         and after["Cache.get"]["start_line"] == docs["Cache.get"]["start_line"] + 1 == 14
     )
-    for name in ("shout", "untouched_fn", "keep_me"):  # not written: same sequence number
+    assert after["Cache"]["start_line"] == 10 and after["Cache"]["code"].startswith("# A cache kept in memory.")
+    for name in ("shout", "untouched_fn", "keep_me", "pkg.util"):  # not written: same sequence number
         assert after[name]["_seq_no"] == docs[name]["_seq_no"], name
 
     assert set(available_modes(es, index_name, paths=paths)) >= {"lexical", "dense", "hybrid"}
@@ -182,7 +192,7 @@ def test_an_update_cut_short_is_finished_by_the_next_run(es, repo, index_name):
     es.delete(index=index_name, id=documents(es, index_name)["read_rows"]["_id"], refresh=True)
 
     resumed = sync_source(es, repo, index_name, progress=False)
-    assert counts(resumed) == (1, 0, 0, 7) and resumed.read == 1 and resumed.functions == 8
+    assert counts(resumed) == (1, 0, 0, 9) and resumed.read == 1 and resumed.functions == 10
     assert indexing.index_meta(es, first.index)["files"]["pkg/util.py"] != PENDING
 
 
@@ -192,7 +202,7 @@ def test_a_file_that_stops_parsing_keeps_its_functions_and_deleted_files_lose_th
     (repo / "pkg" / "stable.py").unlink()
     report = sync_source(es, repo, index_name, progress=False)
     assert report.failures == ["pkg/broken.py:3: invalid syntax", "pkg/extra.py:10: invalid syntax"]
-    assert counts(report) == (0, 0, 1, 7)
+    assert counts(report) == (0, 0, 1, 9)
     assert {"keep_me", "remove_me"} <= set(documents(es, index_name)) and "untouched_fn" not in documents(
         es, index_name
     )
@@ -291,9 +301,9 @@ def test_the_encoder_is_nbow_when_trained_then_the_live_one_loaded_only_to_encod
     assert sync_source(es, repo, index_name, encoder=first, progress=False).encoder == "nbow"
     again = choose_encoder(es, index_name, None, models=models)
     report = sync_source(es, repo, index_name, encoder=again, progress=False)
-    assert counts(report) == (0, 0, 0, 8) and again._loaded is None  # nothing to encode: never loaded
+    assert counts(report) == (0, 0, 0, 10) and again._loaded is None  # nothing to encode: never loaded
     (repo / "pkg" / "stable.py").write_text(STABLE + "\n\ndef another(values):\n    return max(values)\n")
-    assert counts(sync_source(es, repo, index_name, encoder=again, progress=False)) == (1, 0, 0, 8)
+    assert counts(sync_source(es, repo, index_name, encoder=again, progress=False)) == (1, 0, 0, 10)
     assert again._loaded is not None
 
 
@@ -314,7 +324,7 @@ def test_vectors_made_reading_docstrings_are_kept_so_by_later_updates(es, repo, 
     assert index_encoder(meta, index_name, models=models).config.reads_docstring  # searched as it was built
     again = choose_encoder(es, index_name, None, models=models)  # a plain re-run keeps the vectors as made
     assert again.reads_docstring and again.fingerprint() == reading.fingerprint()
-    assert counts(sync_source(es, repo, index_name, encoder=again, progress=False)) == (0, 0, 0, 8)
+    assert counts(sync_source(es, repo, index_name, encoder=again, progress=False)) == (0, 0, 0, 10)
     code_only = choose_encoder(es, index_name, None, models=models, reads_docstring=False)
     assert sync_source(es, repo, index_name, encoder=code_only, progress=False).created  # other vectors: a new version
     assert not reads_docstring_of(index_meta(es, index_name)["build"]["encoder"]["weights"])

@@ -83,6 +83,40 @@ def score_cmd(predictions: Path, annotations: Path | None, language: str, as_jso
         )
 
 
+@click.command("eval-codebase")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--modes", default=None, help="Comma-separated modes [default: every mode each index supports].")
+@click.option("--repos", default=None, help="Comma-separated repository names [default: all of the folder's].")
+@click.option("--encoder", default=None, metavar="NAME|PATH", help="Encoder for the vectors [default: nbow if trained].")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/codebase"), show_default=True)
+@progress_option
+@click.pass_obj
+def eval_codebase_cmd(obj: Context, folder: Path, modes, repos, encoder, out: Path, progress: bool):
+    """Search codebases as semble's benchmark does: NDCG@10 / NDCG@5 per repository, category and mode.
+
+    FOLDER is laid out like ../shared/semble-dev: repos.json, src/<repo>/<benchmark_root>/ and
+    annotations/<repo>.json. Each repository is indexed from nothing behind the alias bench-<repo> (timed,
+    then re-run with nothing changed), and every query is run in each mode. "all" counts every target, also
+    those no indexed unit covers. Writes OUT/results.json (every query's top 10) and prints the tables.
+    """
+    from hybrid_search.pipeline.codebase_bench import as_json, format_report, run_codebase_bench
+
+    client = obj.client(request_timeout=120)
+    builds, results = run_codebase_bench(
+        client,
+        folder,
+        paths=obj.paths,
+        modes=comma_list(modes),
+        repos=comma_list(repos),
+        encoder=encoder,
+        progress=progress,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(as_json(builds, results), indent=1))
+    click.echo(format_report(builds, results))
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(eval_cmd)
     cli.add_command(score_cmd)
+    cli.add_command(eval_codebase_cmd)

@@ -23,13 +23,15 @@ from functools import cache
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
-    """One function of a file: its qualified name (`Class.method`), lines (1-based, inclusive) and text."""
+    """One function of a file: its qualified name (`Class.method`), lines (1-based, inclusive) and text.
+    `kind` says what it is in an index of a codebase (data/units.py): function, method, class or module."""
 
     func_name: str
     start_line: int
     end_line: int
     code: str
     docstring: str = ""
+    kind: str = "function"
 
 
 class ParseFailure(Exception):

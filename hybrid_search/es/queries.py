@@ -149,3 +149,75 @@ def functions_of_paths(paths: Sequence[str]) -> dict:
     """Every function document of these files, with what an incremental update compares (path, `fn_sha`);
     for `elasticsearch.helpers.scan`."""
     return Search().filter(Q("terms", path=list(paths))).source(["path", "fn_sha"]).to_dict()
+
+
+# ---------------------------------------------------------------- searching a codebase (retrieval/codebase.py)
+
+# Ties broken by a stable key, so that rebuilding the same folder ranks the same (Lucene's own tie-break is
+# its internal document order, which depends on how the bulk writes interleaved).
+STABLE_ORDER = [{"_score": "desc"}, {"path": "asc"}, {"start_line": "asc"}]
+
+
+def _weighted_by_role(query, role_weights: dict[str, float]) -> Q:
+    """Each unit's score times its file's role weight (tests, examples, compatibility code rank lower)."""
+    functions = [
+        {"filter": Q("term", role=role).to_dict(), "weight": weight}
+        for role, weight in sorted(role_weights.items())
+        if weight != 1.0
+    ]
+    if not functions:
+        return query
+    return Q("function_score", query=query, functions=functions, score_mode="multiply", boost_mode="multiply")
+
+
+def _stable(query, *, size: int, source: Source, filters: Sequence[dict] | None) -> dict:
+    if filters:
+        query = Q("bool", must=[query], filter=list(filters))
+    search = Search().query(query).extra(size=size, track_total_hits=False, track_scores=True).source(source)
+    return search.sort(*STABLE_ORDER).to_dict()
+
+
+def codebase_search(
+    text: str,
+    *,
+    fields: Sequence[str],
+    type: str,
+    symbol: str = "",
+    symbol_boost: float = 0.0,
+    role_weights: dict[str, float],
+    size: int,
+    source: Source = True,
+    filters: Sequence[dict] | None = None,
+) -> dict:
+    """BM25 over a codebase's units, with a symbol query sent to its definitions first.
+
+    `symbol` (set when the query is an identifier such as `HTTPAdapter` or `Session.send`): a unit that
+    defines it (its unqualified or qualified name equals it) gains `symbol_boost`, a constant on top of its
+    text score, so a definition outranks the units that only use the name.
+    """
+    clauses = [Q("multi_match", query=text, fields=list(fields), type=type)]
+    if symbol and symbol_boost > 0:
+        defines = Q("bool", should=[Q("term", symbol=symbol), Q("term", **{"func_name.keyword": symbol})])
+        clauses.append(Q("constant_score", filter=defines, boost=symbol_boost))
+    return _stable(_weighted_by_role(Q("bool", should=clauses), role_weights), size=size, source=source, filters=filters)
+
+
+def exact_vector_search(
+    vector: Sequence[float],
+    *,
+    role_weights: dict[str, float],
+    size: int,
+    source: Source = True,
+    filters: Sequence[dict] | None = None,
+) -> dict:
+    """Every unit scored by cosine similarity to the query vector (exact, not HNSW: a codebase is small, and an
+    exact scan ranks the same after any rebuild), weighted by role like the text scores."""
+    cosine = Q(
+        "script_score",
+        query=Q("exists", field=VECTOR_FIELD),
+        script={
+            "source": f"cosineSimilarity(params.query_vector, '{VECTOR_FIELD}') + 1.0",
+            "params": {"query_vector": [float(x) for x in vector]},
+        },
+    )
+    return _stable(_weighted_by_role(cosine, role_weights), size=size, source=source, filters=filters)

@@ -39,17 +39,18 @@ from tqdm import tqdm
 
 from hybrid_search import HybridError
 from hybrid_search.data.checkout import Checkout, SourceFile, Walk, open_checkout, read_source, walk
-from hybrid_search.data.extract import Extracted, ParseFailure, extract_functions
+from hybrid_search.data.extract import Extracted, ParseFailure
+from hybrid_search.data.units import extract_units
 from hybrid_search.data.types import Function
 from hybrid_search.es import indexing, lease
 from hybrid_search.es.mappings import VECTOR_FIELD, with_source_fields
 from hybrid_search.es.queries import functions_of_paths
 from hybrid_search.pipeline.build import body_digest, version_body
+from hybrid_search.retrieval.codebase import KIND  # `_meta.build.kind` of an index made from a folder
 
 if TYPE_CHECKING:  # torch is imported only when an encoder is used
     from hybrid_search.encoder.encoder import Encoder
 
-KIND = "source"  # `_meta.build.kind` of an index made from a folder
 PENDING = ""  # the hash of a file whose writes have not all succeeded yet
 
 
@@ -170,50 +171,80 @@ def choose_encoder(
 # ---------------------------------------------------------------- documents of one file
 
 
-def function_documents(checkout: Checkout, path: str, functions: list[Extracted]) -> dict[str, tuple[Function, str]]:
-    """doc id -> (Function, fn_sha) for the functions of one file."""
+Document = tuple[Function, str, dict]  # a unit, its content hash, the fields only a codebase index has
+
+
+def unit_documents(checkout: Checkout, path: str, units: list[Extracted]) -> dict[str, Document]:
+    """doc id -> (Function, fn_sha, codebase fields) for the units of one file (data/units.py).
+
+    A module unit is named after its module (`pkg.util`); repeats of one name (a property's getter and
+    setter, a module's several runs of top-level code) are told apart by their order: `#2`, `#3`."""
     seen: Counter[str] = Counter()
     documents = {}
     committed = path not in checkout.changed
-    for item in functions:
-        seen[item.func_name] += 1
-        identity = f"{path}::{item.func_name}" + (f"#{seen[item.func_name]}" if seen[item.func_name] > 1 else "")
+    module = module_name(path)
+    for item in units:
+        name = item.func_name or module
+        seen[name] += 1
+        identity = f"{path}::{name}" + (f"#{seen[name]}" if seen[name] > 1 else "")
         function = Function(
             url=checkout.url(path, item.start_line, item.end_line),
             repo=checkout.repo,
             path=path,
-            func_name=item.func_name,
+            func_name=name,
             code=item.code,
             docstring=item.docstring,
             sha=checkout.commit if committed else "",
             start_line=item.start_line,
             end_line=item.end_line,
         )
-        digest = content_hash(function)
-        documents[hashlib.sha1(identity.encode()).hexdigest()] = (function, digest)
+        fields = codebase_fields(path, name, item.kind)
+        documents[hashlib.sha1(identity.encode()).hexdigest()] = (function, content_hash(function, item.kind), fields)
     return documents
 
 
-def content_hash(function: Function) -> str:
-    """What makes a function changed: its file, name, lines, code and docstring. Not the commit or the link:
-    a link made earlier still shows this very function at these lines, so a commit alone rewrites nothing."""
+def module_name(path: str) -> str:
+    """`pkg/sub/mod.py` -> `pkg.sub.mod`; a package's `__init__.py` is the package itself."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def codebase_fields(path: str, name: str, kind: str) -> dict:
+    """What the ranking of a codebase reads besides the text (es_mappings/source_fields.json)."""
+    from hybrid_search.data.roles import path_role
+
+    parent, _, symbol = name.rpartition(".") if kind != "module" else ("", "", name)
+    return {
+        "kind": kind,
+        "symbol": symbol,
+        "parent": parent,
+        "role": path_role(path),
+        "file_words": path.removesuffix(".py").replace("/", " "),
+    }
+
+
+def content_hash(function: Function, kind: str = "function") -> str:
+    """What makes a unit changed: its file, name, kind, lines, code and docstring. Not the commit or the link:
+    a link made earlier still shows this very unit at these lines, so a commit alone rewrites nothing."""
     fields = [function.path, function.func_name, function.start_line, function.end_line, function.code]
-    return hashlib.sha1(json.dumps([*fields, function.docstring]).encode()).hexdigest()
+    return hashlib.sha1(json.dumps([*fields, function.docstring, kind]).encode()).hexdigest()
 
 
 def index_actions(
-    items: Iterable[tuple[str, Function, str]], target: str, encode: Callable | None, on_encode=lambda s: None
+    items: Iterable[tuple[str, Document]], target: str, encode: Callable | None, on_encode=lambda s: None
 ) -> Iterator[dict]:
-    """Bulk index actions for (doc id, function, fn_sha), encoded in chunks when there is an encoder."""
+    """Bulk index actions for (doc id, document), encoded in chunks when there is an encoder."""
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, 512)):
         vectors = [None] * len(batch)
         if encode is not None:
             started = time.monotonic()
-            vectors = encode([function for _, function, _ in batch])
+            vectors = encode([function for _, (function, _, _) in batch])
             on_encode(time.monotonic() - started)
-        for (doc_id, function, digest), vector in zip(batch, vectors):
-            source = {**indexing.document(function), "fn_sha": digest}
+        for (doc_id, (function, digest, fields)), vector in zip(batch, vectors):
+            source = {**indexing.document(function), "fn_sha": digest, **fields}
             if vector is not None:
                 source[VECTOR_FIELD] = [float(x) for x in vector]
             yield {"_op_type": "index", "_index": target, "_id": doc_id, "_source": source}
@@ -329,9 +360,9 @@ def _plan(
     pending: dict[str, str],
     report: SyncReport,
     progress: bool,
-) -> tuple[list[tuple[str, Function, str]], list[str], dict[str, str], int]:
+) -> tuple[list[tuple[str, Document]], list[str], dict[str, str], int]:
     """(writes, deletes, the files table once they are done, functions in the read files afterwards)."""
-    writes: list[tuple[str, Function, str]] = []
+    writes: list[tuple[str, Document]] = []
     deletes: list[str] = []
     final = dict(pending)
     expected = 0
@@ -339,7 +370,7 @@ def _plan(
         old = stored.get(file.path, {})
         try:
             text, sha = read_source(file)
-            functions, parser = extract_functions(text)
+            units, parser = extract_units(text)
         except ParseFailure as failure:
             report.failures.append(f"{file.path}:{failure.line}: {failure.message}")
         except (OSError, ValueError, LookupError) as error:  # gone since the walk, or not decodable
@@ -347,7 +378,7 @@ def _plan(
         else:
             report.read += 1
             report.python2 += parser == "tree-sitter"
-            documents = function_documents(checkout, file.path, functions)
+            documents = unit_documents(checkout, file.path, units)
             writes += _compare(documents, old, report)
             deletes += [doc_id for doc_id in old if doc_id not in documents]
             final[file.path] = sha
@@ -364,15 +395,15 @@ def _plan(
 
 
 def _compare(
-    documents: dict[str, tuple[Function, str]], old: dict[str, str], report: SyncReport
-) -> list[tuple[str, Function, str]]:
+    documents: dict[str, Document], old: dict[str, str], report: SyncReport
+) -> list[tuple[str, Document]]:
     """The documents to write (new ids and changed hashes), counted as added, updated or unchanged."""
     writes = []
-    for doc_id, (function, digest) in documents.items():
-        if old.get(doc_id) == digest:
+    for doc_id, document in documents.items():
+        if old.get(doc_id) == document[1]:
             report.unchanged += 1
             continue
-        writes.append((doc_id, function, digest))
+        writes.append((doc_id, document))
         if doc_id in old:
             report.updated += 1
         else:
@@ -383,7 +414,7 @@ def _compare(
 def _apply(
     client: Elasticsearch,
     target: str,
-    writes: list[tuple[str, Function, str]],
+    writes: list[tuple[str, Document]],
     deletes: list[str],
     encoder: Encoder | None,
     report: SyncReport,

@@ -49,8 +49,15 @@ def make_retriever(
     """
     from hybrid_search.es.indexing import index_meta
 
-    opened = OpenedIndex(client, index, index_meta(client, index), paths, source, choices_for)
+    from hybrid_search.retrieval.codebase import CodebaseParams, CodebaseRanked, is_codebase
+
+    meta = index_meta(client, index)
+    if is_codebase(meta) and isinstance(source, list):  # the arrangement reads each unit's file and line
+        source = sorted({*source, "path", "start_line"})
+    opened = OpenedIndex(client, index, meta, paths, source, choices_for)
     retriever = retriever_class(mode).from_index(opened)
+    if is_codebase(meta) and getattr(retriever, "ranks_codebases", True):
+        retriever = CodebaseRanked(retriever, CodebaseParams())
     return retriever.reproducible() if reproducible and mode == "rerank" else retriever
 
 

@@ -6,8 +6,9 @@ from elasticsearch import Elasticsearch
 
 from hybrid_search import HybridError
 from hybrid_search.encoder import TextEncoder
-from hybrid_search.es.queries import SEARCH_OPTIONS, Source, knn_search
+from hybrid_search.es.queries import SEARCH_OPTIONS, Source, exact_vector_search, knn_search
 from hybrid_search.retrieval.base import OneAtATime, OpenedIndex, Ranking, Timer, hits_of, plain_text, retrying_search
+from hybrid_search.retrieval.codebase import CodebaseParams, is_codebase
 from hybrid_search.retrieval.params import DenseParams
 
 
@@ -57,15 +58,22 @@ class DenseRetriever(OneAtATime):
         encoder: TextEncoder,
         params: DenseParams | None = None,
         source: Source = True,
+        codebase: CodebaseParams | None = None,
     ):
         self.client, self.index, self.source, self.encoder = client, index, source, encoder
         self.params = params or DenseParams()
+        self.codebase = codebase  # set for an index of a codebase: exact scores, weighted by role
 
     @classmethod
     def from_index(cls, opened: OpenedIndex):
         encoder = index_encoder(opened.meta, opened.index, models=opened.paths.models)
         return cls(
-            opened.client, opened.index, encoder=encoder, params=opened.choice(cls.mode).params, source=opened.source
+            opened.client,
+            opened.index,
+            encoder=encoder,
+            params=opened.choice(cls.mode).params,
+            source=opened.source,
+            codebase=CodebaseParams() if is_codebase(opened.meta) else None,
         )
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
@@ -75,6 +83,9 @@ class DenseRetriever(OneAtATime):
 
             text = without_web_words(text)
         vector = self.encoder.encode_queries([text])[0]
+        if self.codebase is not None:
+            roles = self.codebase.role_weights
+            return exact_vector_search(vector, role_weights=roles, size=k, source=self.source, filters=filters)
         return knn_search(vector, k=k, num_candidates=self.params.num_candidates, source=self.source, filters=filters)
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:

@@ -9,6 +9,7 @@ from elasticsearch import Elasticsearch
 from hybrid_search.es.layout import search_type_of
 from hybrid_search.es.queries import Source, baseline_search, lexical_search, msearch_lines
 from hybrid_search.retrieval.base import OpenedIndex, Ranking, Timer, hits_of, msearch, plain_text
+from hybrid_search.retrieval.codebase import CodebaseParams, codebase_body, is_codebase
 from hybrid_search.retrieval.params import LexicalParams
 
 MSEARCH_BATCH = 50  # queries per `_msearch` request in batch search
@@ -23,6 +24,7 @@ class LexicalRetriever:
     """
 
     mode = "lexical"
+    ranks_codebases = True  # its candidates are arranged by retrieval/codebase.py on a codebase index
 
     def __init__(
         self,
@@ -32,19 +34,29 @@ class LexicalRetriever:
         params: LexicalParams | None = None,
         source: Source = True,
         search_type: str | None = None,
+        codebase: CodebaseParams | None = None,
     ):
         self.client, self.index, self.source, self.search_type = client, index, source, search_type
         self.params = params or LexicalParams()
+        self.codebase = codebase  # set for an index of a codebase: its units are searched as codebase.py says
 
     @classmethod
     def from_index(cls, opened: OpenedIndex):
         """With the choice tuned for the index (see `OpenedIndex.choice`), else the defaults."""
         params = opened.choice(cls.mode).params
+        codebase = CodebaseParams() if is_codebase(opened.meta) else None
         return cls(
-            opened.client, opened.index, params=params, source=opened.source, search_type=search_type_of(opened.meta)
+            opened.client,
+            opened.index,
+            params=params,
+            source=opened.source,
+            search_type=search_type_of(opened.meta),
+            codebase=codebase,
         )
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
+        if self.codebase is not None:
+            return codebase_body(text, self.codebase, k=k, source=self.source, filters=filters)
         p, text = self.params, plain_text(text)
         if p.drop_web_words:
             from hybrid_search.retrieval.query import without_web_words
@@ -104,9 +116,17 @@ class BaselineRetriever(LexicalRetriever):
     """Mode `baseline`: CodeSearchNet's Elasticsearch baseline, untuned (no parameters)."""
 
     mode = "baseline"
+    ranks_codebases = False  # CSN's baseline as it is, on a codebase too: the reference the others beat
 
     def __init__(
-        self, client: Elasticsearch, index: str, *, params=None, source: Source = True, search_type: str | None = None
+        self,
+        client: Elasticsearch,
+        index: str,
+        *,
+        params=None,
+        source: Source = True,
+        search_type: str | None = None,
+        codebase=None,
     ):
         super().__init__(client, index, source=source, search_type=search_type)
 

@@ -49,7 +49,12 @@ def with_vectors(body: dict, dims: int, encoder: str, encoder_path: str = "") ->
 
 def with_source_fields(body: dict) -> dict:
     """Add the fields of an index of a source folder (es_mappings/source_fields.json): `fn_sha`, the hash of
-    each function's document, which tells an incremental `hybrid index --source` what changed."""
+    each unit's document, which tells an incremental `hybrid index --source` what changed, and what the
+    ranking of a codebase reads (retrieval/codebase.py), with the analyzer of path-word prefixes."""
     body = copy.deepcopy(body)
-    body["mappings"]["properties"].update(copy.deepcopy(_load("source_fields")))
+    extra = copy.deepcopy(_load("source_fields"))
+    analysis = body["settings"].setdefault("analysis", {})
+    for section, entries in extra["analysis"].items():
+        analysis.setdefault(section, {}).update(entries)
+    body["mappings"]["properties"].update(extra["properties"])
     return body

@@ -51,7 +51,8 @@ class CodebaseParams(Params):
             "func_name": 2.0,
             "docstring": 1.0,
             "body.stem": 1.0,
-            "file_words": 2.0,
+            "file_words": 1.0,
+            "file_words.prefix": 1.0,  # shared prefixes of 4+ letters: `config.py` for "configuration"
         }
     )
     type: str = "most_fields"
@@ -59,8 +60,8 @@ class CodebaseParams(Params):
     role_weights: dict[str, float] = field(
         default_factory=lambda: {"test": 0.3, "example": 0.3, "compat": 0.3, "vendored": 0.3, "reexport": 0.5}
     )
-    coherence: float = 0.2  # a file's best unit gains this share of the top score, times the file's evidence
-    same_file_decay: float = 0.5  # each further unit of a file already ranked counts this much less
+    coherence: float = 0.4  # a file's best unit gains this share of the top score, times the file's evidence
+    same_file_decay: float = 0.1  # each further unit of a file already ranked counts this much less
     depth: int = 100  # candidates arranged
 
     def field_list(self) -> list[str]:

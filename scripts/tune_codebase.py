@@ -29,20 +29,23 @@ from hybrid_search.retrieval.lexical import LexicalRetriever
 from hybrid_search.retrieval.params import FusionParams
 
 ES_GRID = {
-    "name": [1.0, 2.0, 4.0],
-    "words": [1.0, 2.0, 4.0],
-    "prefixes": [0.0, 1.0, 2.0],
+    "name": [1.0, 2.0],
+    "words": [1.0, 2.0],
+    "prefixes": [1.0],
     "symbol_boost": [30.0],
+    "private": [1.0, 0.7, 0.5],
+    "compat": [0.3, 0.6],
 }
 FUSION_GRID = [None, (0.5, 0.5), (0.7, 0.3), (0.85, 0.15)]  # None: lexical alone
-ARRANGE_GRID = {"coherence": [0.0, 0.1, 0.2, 0.4], "same_file_decay": [0.1, 0.3, 0.5, 1.0]}
+ARRANGE_GRID = {"coherence": [0.2, 0.4, 0.6], "same_file_decay": [0.1, 0.3, 0.5]}
 
 
-def es_params(name, words, prefixes, symbol_boost) -> CodebaseParams:
+def es_params(name, words, prefixes, symbol_boost, private, compat) -> CodebaseParams:
     fields = {"func_name": name, "docstring": 1.0, "body.stem": 1.0, "file_words": words}
     if prefixes:
         fields["file_words.prefix"] = prefixes
-    return CodebaseParams(fields=fields, symbol_boost=symbol_boost)
+    roles = {**CodebaseParams().role_weights, "private": private, "compat": compat}
+    return CodebaseParams(fields=fields, symbol_boost=symbol_boost, role_weights=roles)
 
 
 def retriever(client, alias, params, weights, encoder):

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import re
 
-ROLES = ("code", "test", "example", "compat", "vendored", "reexport")
+ROLES = ("code", "private", "test", "example", "compat", "vendored", "reexport")
 
 _TEST_FILE = re.compile(r"(?:^|/)(?:test_[^/]*|[^/]*_test|tests?|conftest)\.py$")
 _DIRS = {
     "test": re.compile(r"(?:^|/)(?:tests?|testing|__tests__)/"),
     "example": re.compile(r"(?:^|/)(?:_?examples?|docs?|docs_src|demos?|samples?|benchmarks?)/"),
-    "compat": re.compile(r"(?:^|/)(?:_?compat|legacy|deprecated|py2)(?:/|\.py$|_[^/]*\.py$)"),
+    # compatibility shims, and a frozen copy of an older major version kept beside the current one (`v1/`)
+    "compat": re.compile(r"(?:^|/)(?:_?compat|legacy|deprecated|py2|v\d+)(?:/|\.py$|_[^/]*\.py$)"),
     "vendored": re.compile(r"(?:^|/)(?:_?vendor(?:ed)?|third_party|externals?)/"),
 }
+
+
+# A module or package named `_x`: the implementation behind a public module, which is where a question about
+# the codebase is usually answered (`termui.py` before `_termui_impl.py`, `fields.py` before `_internal/_fields.py`).
+_PRIVATE = re.compile(r"(?:^|/)_[^_/][^/]*(?:/|$)")
 
 
 def path_role(path: str) -> str:
@@ -30,4 +36,6 @@ def path_role(path: str) -> str:
             return role
     if path == "__init__.py" or path.endswith("/__init__.py"):
         return "reexport"
+    if _PRIVATE.search(path):
+        return "private"
     return "code"

@@ -52,6 +52,9 @@ if TYPE_CHECKING:  # torch is imported only when an encoder is used
     from hybrid_search.encoder.encoder import Encoder
 
 PENDING = ""  # the hash of a file whose writes have not all succeeded yet
+# What a file is cut into and what each unit records (data/units.py, data/roles.py): another value builds a new
+# version, since units indexed by another reading would not be compared like for like.
+UNITS_VERSION = 2
 
 
 @dataclass
@@ -88,7 +91,12 @@ def default_alias(root: Path) -> str:
 
 def source_build(checkout: Checkout, encoder: Encoder | DeferredEncoder | None) -> dict:
     """What the index was made for: kind, folder, vectors, settings and mappings. Another value builds anew."""
-    build = {"kind": KIND, "source": str(checkout.root), "index": body_digest(source_body(encoder))}
+    build = {
+        "kind": KIND,
+        "source": str(checkout.root),
+        "index": body_digest(source_body(encoder)),
+        "units": UNITS_VERSION,
+    }
     if encoder is not None:
         build["encoder"] = {"name": encoder.name, "weights": encoder.fingerprint()}
     return build

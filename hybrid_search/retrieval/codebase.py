@@ -48,7 +48,7 @@ class CodebaseParams(Params):
     mode: ClassVar[str] = "codebase"
     fields: dict[str, float] = field(
         default_factory=lambda: {
-            "func_name": 2.0,
+            "func_name": 1.0,
             "docstring": 1.0,
             "body.stem": 1.0,
             "file_words": 1.0,
@@ -58,9 +58,16 @@ class CodebaseParams(Params):
     type: str = "most_fields"
     symbol_boost: float = 30.0  # added to a unit that defines the queried identifier
     role_weights: dict[str, float] = field(
-        default_factory=lambda: {"test": 0.3, "example": 0.3, "compat": 0.3, "vendored": 0.3, "reexport": 0.5}
+        default_factory=lambda: {
+            "test": 0.3,
+            "example": 0.3,
+            "compat": 0.3,
+            "vendored": 0.3,
+            "reexport": 0.5,
+            "private": 0.5,
+        }
     )
-    coherence: float = 0.4  # a file's best unit gains this share of the top score, times the file's evidence
+    coherence: float = 0.2  # a file's best unit gains this share of the top score, times the file's evidence
     same_file_decay: float = 0.1  # each further unit of a file already ranked counts this much less
     depth: int = 100  # candidates arranged
 

@@ -91,8 +91,13 @@ def main() -> None:
                 for repo, alias, encoder, units in prepared:
                     values_ = []
                     for task in (t for t in tasks if t.repo == repo.name):
-                        top = [located(h.source, repo.root) for h in arrange(candidates[(repo.name, task.query)], params, 10)]
-                        values_.append(ndcg_at(target_ranks(top, task.targets), covered_targets(units, task.targets), 10))
+                        top = [
+                            located(h.source, repo.root)
+                            for h in arrange(candidates[(repo.name, task.query)], params, 10)
+                        ]
+                        values_.append(
+                            ndcg_at(target_ranks(top, task.targets), covered_targets(units, task.targets), 10)
+                        )
                     per_repo.append(sum(values_) / len(values_))
                 key = json.dumps({"es": values, "weights": weights, "arrange": arranged})
                 scores[key] = sum(per_repo) / len(per_repo)
@@ -100,8 +105,11 @@ def main() -> None:
     for key, value in best[:25]:
         print(f"{value:.4f}  {key}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"grid": {"es": ES_GRID, "fusion": FUSION_GRID, "arrange": ARRANGE_GRID},
-                                    "scores": dict(best)}, indent=1))
+    args.out.write_text(
+        json.dumps(
+            {"grid": {"es": ES_GRID, "fusion": FUSION_GRID, "arrange": ARRANGE_GRID}, "scores": dict(best)}, indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

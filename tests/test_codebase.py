@@ -100,7 +100,11 @@ def test_a_python2_file_is_covered_by_its_functions_and_module_units():
     text = 'import os\nprint "start"\n\ndef shout(name):\n    print "HELLO", name\n\nVERSION = 2\n'
     units, parser = extract_units(text)
     assert parser == "tree-sitter"
-    assert [(u.kind, u.start_line, u.end_line) for u in units] == [("module", 1, 2), ("function", 4, 5), ("module", 7, 7)]
+    assert [(u.kind, u.start_line, u.end_line) for u in units] == [
+        ("module", 1, 2),
+        ("function", 4, 5),
+        ("module", 7, 7),
+    ]
 
 
 @pytest.mark.skipif(not SHARED_SRC.is_dir(), reason="needs ../shared/semble-dev")
@@ -256,7 +260,9 @@ def test_rebuilding_the_same_folder_ranks_the_same(es, tmp_path, index_name, pat
         for mode in ("lexical", "dense", "hybrid"):
             retriever = make_retriever(es, index_name, mode, paths=paths)
             for query in queries:
-                found[(mode, query)] = [(h.source["path"], round(h.score, 6)) for h in retriever.search(query, k=30).hits]
+                found[(mode, query)] = [
+                    (h.source["path"], round(h.score, 6)) for h in retriever.search(query, k=30).hits
+                ]
         return found
 
     sync_source(es, root, index_name, encoder=encoder, progress=False)
@@ -290,9 +296,7 @@ def make_benchmark(tmp_path: Path, name: str) -> Path:
     return folder
 
 
-def test_eval_codebase_indexes_each_repository_and_scores_each_mode(
-    es, es_settings, tmp_path, index_name, monkeypatch
-):
+def test_eval_codebase_indexes_each_repository_and_scores_each_mode(es, es_settings, tmp_path, index_name, monkeypatch):
     monkeypatch.setenv("HYBRID_MODELS", str(tmp_path / "no-models"))  # lexical modes only, whatever is trained
     folder = make_benchmark(tmp_path, index_name)
     out = tmp_path / "out"

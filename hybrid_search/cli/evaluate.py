@@ -87,7 +87,9 @@ def score_cmd(predictions: Path, annotations: Path | None, language: str, as_jso
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--modes", default=None, help="Comma-separated modes [default: every mode each index supports].")
 @click.option("--repos", default=None, help="Comma-separated repository names [default: all of the folder's].")
-@click.option("--encoder", default=None, metavar="NAME|PATH", help="Encoder for the vectors [default: nbow if trained].")
+@click.option(
+    "--encoder", default=None, metavar="NAME|PATH", help="Encoder for the vectors [default: nbow if trained]."
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/codebase"), show_default=True)
 @progress_option
 @click.pass_obj

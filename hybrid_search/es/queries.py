@@ -199,7 +199,9 @@ def codebase_search(
     if symbol and symbol_boost > 0:
         defines = Q("bool", should=[Q("term", symbol=symbol), Q("term", **{"func_name.keyword": symbol})])
         clauses.append(Q("constant_score", filter=defines, boost=symbol_boost))
-    return _stable(_weighted_by_role(Q("bool", should=clauses), role_weights), size=size, source=source, filters=filters)
+    return _stable(
+        _weighted_by_role(Q("bool", should=clauses), role_weights), size=size, source=source, filters=filters
+    )
 
 
 def exact_vector_search(

@@ -40,8 +40,8 @@ from tqdm import tqdm
 from hybrid_search import HybridError
 from hybrid_search.data.checkout import Checkout, SourceFile, Walk, open_checkout, read_source, walk
 from hybrid_search.data.extract import Extracted, ParseFailure
-from hybrid_search.data.units import extract_units
 from hybrid_search.data.types import Function
+from hybrid_search.data.units import extract_units
 from hybrid_search.es import indexing, lease
 from hybrid_search.es.mappings import VECTOR_FIELD, with_source_fields
 from hybrid_search.es.queries import functions_of_paths
@@ -402,9 +402,7 @@ def _plan(
     return writes, deletes, final, expected
 
 
-def _compare(
-    documents: dict[str, Document], old: dict[str, str], report: SyncReport
-) -> list[tuple[str, Document]]:
+def _compare(documents: dict[str, Document], old: dict[str, str], report: SyncReport) -> list[tuple[str, Document]]:
     """The documents to write (new ids and changed hashes), counted as added, updated or unchanged."""
     writes = []
     for doc_id, document in documents.items():

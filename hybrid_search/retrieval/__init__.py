@@ -1,4 +1,4 @@
-"""Retrieval modes over the index, behind one contract (`Retriever` in base.py) and a registry by mode name."""
+"""Retrieval modes over the index, behind one contract (`Retriever` in base.py) and one table (modes.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,14 @@ import importlib
 from elasticsearch import Elasticsearch
 
 from hybrid_search.config import Paths
-from hybrid_search.retrieval.base import MODES, Hit, OpenedIndex, Ranking, Retriever
+from hybrid_search.retrieval.base import Hit, OpenedIndex, Ranking, Retriever
+from hybrid_search.retrieval.modes import BY_NAME, CODEBASE_DEFAULT_ORDER, DEFAULT_ORDER, MODES, TABLE
 
 __all__ = ["MODES", "Hit", "Ranking", "Retriever", "available_modes", "default_mode", "make_retriever"]
 
-# The default mode where none is asked for (CLI and page alike): hybrid has the best NDCG per millisecond
-# (rerank adds ~0.01 NDCG Within for ~10x the latency), then the modes that need no vectors.
-DEFAULT_MODE_ORDER = ("hybrid", "lexical", "baseline", "dense", "rerank")
-
-# mode -> "module:class"; classes are imported on demand (dense modes pull in torch).
-REGISTRY = {
-    "baseline": "hybrid_search.retrieval.lexical:BaselineRetriever",
-    "lexical": "hybrid_search.retrieval.lexical:LexicalRetriever",
-    "dense": "hybrid_search.retrieval.dense:DenseRetriever",
-    "hybrid": "hybrid_search.retrieval.hybrid:HybridRetriever",
-    "rerank": "hybrid_search.retrieval.rerank:RerankRetriever",
-}
-
 
 def retriever_class(mode: str) -> type:
-    module, name = REGISTRY[mode].split(":")
+    module, name = BY_NAME[mode].retriever.split(":")
     return getattr(importlib.import_module(module), name)
 
 
@@ -48,7 +36,6 @@ def make_retriever(
     (for evaluation). Only rerank needs it: its cached int8 vectors otherwise depend on their batch.
     """
     from hybrid_search.es.indexing import index_meta
-
     from hybrid_search.retrieval.codebase import CodebaseParams, CodebaseRanked, is_codebase
 
     meta = index_meta(client, index)
@@ -58,21 +45,23 @@ def make_retriever(
     retriever = retriever_class(mode).from_index(opened)
     if is_codebase(meta) and getattr(retriever, "ranks_codebases", True):
         retriever = CodebaseRanked(retriever, CodebaseParams())
-    return retriever.reproducible() if reproducible and mode == "rerank" else retriever
+    return retriever.reproducible() if reproducible else retriever
 
 
 def available_modes(client: Elasticsearch, index: str, *, paths: Paths) -> list[str]:
-    """Every mode the index supports: dense and hybrid need vectors; rerank also needs its re-ranker."""
+    """Every mode the index supports, in the table's order: some need vectors, rerank also its re-ranker."""
     from hybrid_search.es.indexing import index_meta
 
     has_vectors = "encoder" in index_meta(client, index)
-    modes = ["baseline", "lexical"]
-    if has_vectors:
-        modes += ["dense", "hybrid"]
-        if retriever_class("rerank").available(index, paths=paths):
-            modes.append("rerank")
-    return modes
+    return [
+        mode.name
+        for mode in TABLE
+        if (has_vectors or not mode.needs_vectors)
+        and (not mode.needs_reranker or retriever_class(mode.name).available(index, paths=paths))
+    ]
 
 
-def default_mode(modes: list[str]) -> str:
-    return next(m for m in DEFAULT_MODE_ORDER if m in modes)
+def default_mode(modes: list[str], *, codebase: bool = False) -> str:
+    """The first of the default order that `modes` holds (a codebase index has its own order)."""
+    order = CODEBASE_DEFAULT_ORDER if codebase else DEFAULT_ORDER
+    return next(m for m in order if m in modes)

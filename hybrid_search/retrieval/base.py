@@ -12,9 +12,8 @@ from elasticsearch import ApiError, Elasticsearch
 from hybrid_search import HybridError
 from hybrid_search.config import Paths
 from hybrid_search.es.queries import Source
+from hybrid_search.retrieval.modes import MODES  # noqa: F401  (re-exported: the CLI and the page list them)
 from hybrid_search.retrieval.tuned import Choice, choice_for_index
-
-MODES = ("baseline", "lexical", "dense", "hybrid", "rerank")
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,22 @@ class Retriever(Protocol):
 
     def describe(self) -> dict: ...
 
+    @classmethod
+    def available(cls, index: str, *, paths: Paths) -> bool: ...
+
+    def reproducible(self) -> Retriever: ...
+
+
+class ModeDefaults:
+    """The contract's defaults for a mode that needs nothing beyond its index and ranks the same every time."""
+
+    @classmethod
+    def available(cls, index: str, *, paths: Paths) -> bool:
+        return True
+
+    def reproducible(self):
+        return self
+
 
 @dataclass(frozen=True)
 class OpenedIndex:
@@ -85,7 +100,7 @@ class Timer:
         self.ms = (time.perf_counter() - self.started) * 1000
 
 
-class OneAtATime:
+class OneAtATime(ModeDefaults):
     """`search_many` as a loop over `search`, for modes with no cheaper batch path."""
 
     def search_many(

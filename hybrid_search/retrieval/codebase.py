@@ -87,10 +87,11 @@ class CodebaseParams(Params):
 
 
 # Words that ask rather than name: left out of the text query, since code and comments are full of them.
-STOPWORDS = frozenset(
+_QUESTION_WORDS = (
     "a an and are as at be by can do does for from has have how i if in into is it its of on or the to was "
-    "what when where which who why with".split()
+    "what when where which who why with"
 )
+STOPWORDS = frozenset(_QUESTION_WORDS.split())
 
 
 def content_words(text: str) -> str:
@@ -162,8 +163,7 @@ class CodebaseRanked:
         return [self.search(text, k=k, filters=extra) for text, extra in zip(texts, filters)]
 
     def reproducible(self):
-        inner = self.inner.reproducible() if hasattr(self.inner, "reproducible") else self.inner
-        return CodebaseRanked(inner, self.params)
+        return CodebaseRanked(self.inner.reproducible(), self.params)
 
     def __getattr__(self, name):  # encoder, params, client ... of the mode underneath
         return getattr(self.inner, name)

@@ -8,14 +8,14 @@ from elasticsearch import Elasticsearch
 
 from hybrid_search.es.layout import search_type_of
 from hybrid_search.es.queries import Source, baseline_search, lexical_search, msearch_lines
-from hybrid_search.retrieval.base import OpenedIndex, Ranking, Timer, hits_of, msearch, plain_text
+from hybrid_search.retrieval.base import ModeDefaults, OpenedIndex, Ranking, Timer, hits_of, msearch, plain_text
 from hybrid_search.retrieval.codebase import CodebaseParams, codebase_body, is_codebase
 from hybrid_search.retrieval.params import LexicalParams
 
 MSEARCH_BATCH = 50  # queries per `_msearch` request in batch search
 
 
-class LexicalRetriever:
+class LexicalRetriever(ModeDefaults):
     """Mode `lexical`: code-aware analyzers with the boosts of `params`, plus spaCy's lemma clause.
 
     Example:

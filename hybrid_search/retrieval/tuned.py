@@ -19,33 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybrid_search import HybridError
-from hybrid_search.retrieval.params import PARAMS_OF_MODE, Params
+from hybrid_search.retrieval.modes import params_of
+from hybrid_search.retrieval.params import BUILT_IN, Params
 
 FORMAT = 1
-
-# The nbow encoder `scripts/run.sh` trains is deterministic (same weights on every run), so the defaults'
-# valid scores hold for an index of pool v1 with those vectors, made reading docstrings ("+doc").
-NBOW_V1 = {"name": "nbow", "weights": "5a8c39feb39903595a636c02b1dfcfd0083ca8da+doc"}
-POOL_V1 = 365_934
-BUILT_IN: dict[str, dict] = {
-    "baseline": {"made_for": {"count": POOL_V1}, "valid": {"mrr_pool": 0.1592, "recall_at_100_pool": 0.589}},
-    "lexical": {
-        "made_for": {"count": POOL_V1},
-        "valid": {"mrr_pool": 0.2597, "recall_at_100_pool": 0.755, "mrr_real": 0.3518, "queries": 400},
-    },
-    "dense": {
-        "made_for": {"count": POOL_V1, "encoder": NBOW_V1},
-        "valid": {"mrr_pool": 0.3400, "recall_at_100_pool": 0.785, "mrr_real": 0.3328, "queries": 1000},
-    },
-    "hybrid": {
-        "made_for": {"count": POOL_V1, "encoder": NBOW_V1},
-        "valid": {"mrr_pool": 0.3502, "recall_at_100_pool": 0.835, "mrr_real": 0.4019, "queries": 1000},
-    },
-    "rerank": {
-        "made_for": {"count": POOL_V1, "encoder": NBOW_V1},
-        "valid": {"mrr_pool": 0.4439, "recall_at_100_pool": 0.75, "mrr_real": 0.5691, "queries": 200},
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -110,7 +87,7 @@ def read_store(folder: Path, alias: str) -> dict:
 def load_choice(folder: Path, alias: str, mode: str) -> Choice:
     """The stored choice for `mode` on `alias`, else the built-in defaults."""
     entry = read_store(folder, alias).get(mode)
-    kind = PARAMS_OF_MODE[mode]
+    kind = params_of(mode)
     if entry is None:
         return Choice(mode, kind(), **BUILT_IN.get(mode, {}))
     origin = str(tuned_file(folder, alias))

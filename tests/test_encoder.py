@@ -20,8 +20,9 @@ import hybrid_search.encoder
 from hybrid_search import HybridError
 from hybrid_search.encoder import TextEncoder
 from hybrid_search.encoder.encoder import Encoder
+from hybrid_search.encoder.folders import model_folder
 from hybrid_search.encoder.models import DualEncoder, EncoderConfig
-from hybrid_search.encoder.resolve import load_encoder, load_reranker, model_folder, reranker_available
+from hybrid_search.encoder.resolve import load_encoder, load_reranker, reranker_available
 from hybrid_search.encoder.tokenize import code_subtokens, subtokens
 from hybrid_search.encoder.train import TrainConfig, train_encoder
 from hybrid_search.evaluation.dense import csn_mrr
@@ -189,7 +190,7 @@ def test_models_are_found_by_path_or_by_name_in_the_models_folder(trained, tmp_p
     by_name = load_encoder("tiny-copy", models=models)
     assert isinstance(by_name, TextEncoder) and by_name.name == "tiny-copy" and by_name.dims == encoder.dims
     assert np.array_equal(by_name.encode_queries(["read csv"]), encoder.encode_queries(["read csv"]))
-    # The same weights; loaded for indexing, the code side reads docstrings (resolve.READS_DOCSTRINGS).
+    # The same weights; loaded for indexing, the code side reads docstrings (folders.READS_DOCSTRINGS).
     assert by_name.fingerprint() == encoder.reading_docstrings(True).fingerprint() == encoder.fingerprint() + "+doc"
     with pytest.raises(HybridError) as missing:
         load_encoder("absent", models=models)
@@ -243,7 +244,7 @@ def test_the_code_side_reads_the_docstring_only_when_trained_to(reads_docstring)
 
 
 def test_reading_docstrings_keeps_the_weights_and_marks_the_fingerprint(trained, tmp_path):
-    from hybrid_search.encoder.resolve import reads_docstring_of
+    from hybrid_search.encoder.folders import reads_docstring_of
 
     pairs, _, _, out = trained
     code_only = load_encoder(out, models=tmp_path, reads_docstring=False)

@@ -308,7 +308,7 @@ def test_the_encoder_is_nbow_when_trained_then_the_live_one_loaded_only_to_encod
 
 
 def test_vectors_made_reading_docstrings_are_kept_so_by_later_updates(es, repo, index_name, tmp_path, trained):
-    from hybrid_search.encoder.resolve import reads_docstring_of
+    from hybrid_search.encoder.folders import reads_docstring_of
     from hybrid_search.es.indexing import index_meta
     from hybrid_search.pipeline.source import choose_encoder
     from hybrid_search.retrieval.dense import index_encoder

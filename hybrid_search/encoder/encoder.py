@@ -17,6 +17,7 @@ import torch
 from hybrid_search import HybridError
 from hybrid_search.data.code import strip_docstring
 from hybrid_search.data.types import Function
+from hybrid_search.encoder.folders import weights_fingerprint
 from hybrid_search.encoder.models import KINDS, DualEncoder, EncoderConfig
 from hybrid_search.encoder.tokenize import code_subtokens, subtokens
 from hybrid_search.encoder.vocab import Vocab
@@ -62,8 +63,6 @@ class Encoder:
     def fingerprint(self) -> str:
         """sha1 of the saved weights, marked when the code side reads docstrings (identifies the vectors an index
         was built with)."""
-        from hybrid_search.encoder.resolve import weights_fingerprint
-
         return "" if self.path is None else weights_fingerprint(self.path, self.config.reads_docstring)
 
     def reading_docstrings(self, reads: bool) -> Encoder:

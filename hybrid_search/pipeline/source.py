@@ -50,6 +50,7 @@ from hybrid_search.retrieval.codebase import KIND  # `_meta.build.kind` of an in
 
 if TYPE_CHECKING:  # torch is imported only when an encoder is used
     from hybrid_search.encoder.encoder import Encoder
+    from hybrid_search.encoder.resolve import DeferredEncoder
 
 PENDING = ""  # the hash of a file whose writes have not all succeeded yet
 # What a file is cut into and what each unit records (data/units.py, data/roles.py): another value builds a new
@@ -106,34 +107,6 @@ def source_body(encoder: Encoder | None) -> dict:
     return with_source_fields(version_body(encoder))
 
 
-class DeferredEncoder:
-    """A trained encoder loaded on first use: an update with nothing to encode never imports torch, whose
-    start-up alone takes seconds. `dims` may come from the live index, whose vectors these weights made."""
-
-    def __init__(self, folder: Path, dims: int | None = None, reads_docstring: bool = False):
-        self.path, self.name, self._dims, self._loaded = folder, folder.name, dims, None
-        self.reads_docstring = reads_docstring
-
-    def fingerprint(self) -> str:
-        from hybrid_search.encoder.resolve import weights_fingerprint
-
-        return weights_fingerprint(self.path, self.reads_docstring)
-
-    @property
-    def dims(self) -> int:
-        return self._dims if self._dims is not None else self.loaded().dims
-
-    def loaded(self) -> Encoder:
-        if self._loaded is None:
-            from hybrid_search.encoder.encoder import Encoder
-
-            self._loaded = Encoder.load(self.path).reading_docstrings(self.reads_docstring)
-        return self._loaded
-
-    def encode_functions(self, functions: list[Function]):
-        return self.loaded().encode_functions(functions)
-
-
 def choose_encoder(
     client: Elasticsearch, alias: str, name: str | None, *, models: Path, reads_docstring: bool | None = None
 ) -> DeferredEncoder | None:
@@ -141,12 +114,13 @@ def choose_encoder(
     trained; None (lexical modes only) when there is none. Loaded only when something is encoded. Its code
     side reads docstrings as `reads_docstring` says, else as the live index's vectors were made when it keeps
     them, else as the folder's default (`resolve.reads_docstring_by_default`)."""
-    from hybrid_search.encoder.resolve import (
+    from hybrid_search.encoder.folders import (
         model_folder,
         reads_docstring_by_default,
         reads_docstring_of,
         weights_fingerprint,
     )
+    from hybrid_search.encoder.resolve import DeferredEncoder
 
     live = indexing.aliased_index(client, alias)
     meta = indexing.index_meta(client, live) if live else {}

@@ -15,7 +15,8 @@ from hybrid_search.retrieval.params import DenseParams
 def index_encoder(meta: dict, index: str, *, models) -> TextEncoder:
     """The encoder that made the index's vectors (named in its `_meta`, reading docstrings if they were made
     so), refused if retrained since."""
-    from hybrid_search.encoder.resolve import load_encoder, reads_docstring_of
+    from hybrid_search.encoder.folders import reads_docstring_of
+    from hybrid_search.encoder.resolve import load_encoder
 
     if "encoder" not in meta:
         raise HybridError(f"index '{index}' has no vectors; build it with `hybrid index --encoder NAME`")

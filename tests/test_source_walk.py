@@ -11,8 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from helpers import NOBODY, TcpRelay, as_unprivileged
 
+from hybrid_search import HybridError
+from hybrid_search.cli import cli
 from hybrid_search.config import EsSettings
 from hybrid_search.data.checkout import open_checkout, read_source, walk, watched_folders
 from hybrid_search.es import indexing
@@ -269,3 +272,37 @@ def test_watch_survives_elasticsearch_going_away_and_catches_up(es, es_settings,
         relay.stop()
     assert said[1:] == ["sync succeeded again: caught up with the changes made meanwhile"]
     assert names_in(es, index_name) == {"tidy_helper", "added_while_down"}
+
+
+# ---------------------------------------------------------------- items 5, 6, 12: the commands around it
+
+
+def test_hybrid_data_in_the_environment_does_not_block_index_source(es_settings, tmp_path, index_name):
+    folder = tmp_path / "code"
+    write(folder, {"a.py": GOOD})
+    env = {"HYBRID_DATA": str(tmp_path / "corpus"), "HYBRID_MODELS": str(tmp_path / "no-models")}
+    base = ["--es-url", es_settings.url, "index", "--source", str(folder), "--index", index_name, "--no-progress"]
+    ran = CliRunner().invoke(cli, base, env=env)
+    assert ran.exit_code == 0, ran.output
+    typed = CliRunner().invoke(cli, [*base, "--data", str(tmp_path / "corpus")], env=env)
+    assert typed.exit_code == 1 and "apply to the corpus, not to --source" in typed.output
+
+
+def test_es_status_before_any_index_exists(es_settings, index_name):
+    ran = CliRunner().invoke(cli, ["--es-url", es_settings.url, "--index", index_name, "es", "status"])
+    assert ran.exit_code == 0, ran.output
+    assert "node:          " in ran.output
+    assert f"index:         {index_name} not found (build it with `hybrid index`)" in ran.output
+
+
+def test_an_index_named_where_an_alias_belongs_is_refused_before_any_work(es, tmp_path, tiny_data, index_name):
+    from hybrid_search.pipeline.build import build_index
+
+    es.indices.create(index=index_name)
+    folder = tmp_path / "code"
+    write(folder, {"a.py": GOOD})
+    with pytest.raises(HybridError, match=f"'{index_name}' is an index, not an alias"):
+        sync_source(es, folder, index_name, progress=False)
+    with pytest.raises(HybridError, match=f"'{index_name}' is an index, not an alias"):
+        build_index(es, tiny_data, index_name, progress=False)
+    assert indexing.versions(es, index_name) == []  # no orphan version

@@ -99,6 +99,7 @@ def build_index(
     """
     started = time.monotonic()
     indexing.validate_name(alias)
+    indexing.refuse_concrete_index(client, alias)
     total = min(limit, count_records(source) or limit) if limit else count_records(source)
     layout = layout or default_layout(data_nodes=data_node_count(client), functions=total or 0)
     # and every corpus file checked, before any index exists

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +20,7 @@ from helpers import serving
 from hybrid_search.pipeline.build import build_index
 from hybrid_search.pipeline.source import sync_source
 from hybrid_search.web.app import SECURITY_HEADERS, create_app
+from hybrid_search.web.gate import Busy, Gate
 
 REPO = Path(__file__).resolve().parents[1]
 FOREIGN = "rebind.attacker.example"
@@ -118,3 +120,52 @@ def test_404_and_405_are_error_json_and_head_of_the_page_is_answered(es, es_sett
     assert wrong.headers["content-security-policy"] == CSP
     head = app.head("/")
     assert head.status_code == 200 and head.headers["content-type"].startswith("text/html") and not head.content
+
+
+@pytest.mark.parametrize("text", ["\x00", "\x00\x01\x1f\x7f", " \t\x00 ", "\u200b\u200d"])
+def test_a_query_of_control_or_invisible_characters_is_refused_as_empty(es, es_settings, tiny_data, index_name, text):
+    build_index(es, tiny_data, index_name, progress=False)
+    app = TestClient(create_app(es_settings, index_name, tiny_data), base_url="http://localhost")
+    refused = app.get("/api/search", params={"q": text})
+    assert refused.status_code == 422 and refused.json() == {"error": "q: the query is empty"}
+    page = app.get("/", params={"q": text})
+    assert page.status_code == 422 and "q: the query is empty" in page.text
+    kept = app.get("/api/search", params={"q": "read\x00csv\x01file", "mode": "lexical"})  # control chars: spaces
+    assert kept.status_code == 200 and kept.json()["results"][0]["func_name"] == "read_csv_file"
+
+
+def test_the_busy_message_names_what_is_busy_once():
+    gate = Gate("search", workers=1, queue=0)
+    messages: list[str] = []
+
+    async def attempt() -> None:
+        try:
+            await gate.run(time.sleep, 0.3)
+        except Busy as exc:
+            messages.append(str(exc))
+
+    async def burst() -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(2):
+                group.start_soon(attempt)
+
+    anyio.run(burst)
+    assert messages == ["busy: 1 searches running or waiting (at most 1); retry in 1 s"]
+    assert Gate("rerank", 1, 0).what == "rerank searches"
+
+
+def test_a_mode_the_alias_lost_is_400_at_once_not_503(es, es_settings, tiny_data, index_name, trained):
+    from hybrid_search.encoder.encoder import Encoder
+
+    build_index(es, tiny_data, index_name, progress=False, encoder=Encoder.load(trained[3]))
+    app = TestClient(create_app(es_settings, index_name, tiny_data), base_url="http://localhost")
+    for mode in ("dense", "hybrid"):
+        assert app.get("/api/search", params={"q": "read csv", "mode": mode}).status_code == 200
+    build_index(es, tiny_data, index_name, progress=False, rebuild=True)  # the alias moves: no vectors now
+    for mode in ("dense", "hybrid"):  # well within the 30 s the modes are trusted for
+        answer = app.get("/api/search", params={"q": "read csv", "mode": mode})
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {
+            "error": f"mode '{mode}' is not available on '{index_name}'; available: baseline, lexical"
+        }
+    assert app.get("/api/search", params={"q": "read csv"}).json()["mode"] == "lexical"

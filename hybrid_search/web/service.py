@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ class Unavailable(Exception):
     """Search cannot run now: Elasticsearch unreachable, index missing or unusable (HTTP 503)."""
 
 
+class Refused(Unavailable):
+    """Elasticsearch answered, refusing the request (the index changed under the service, or is unusable)."""
+
+
 @dataclass(frozen=True)
 class Result:
     rank: int
@@ -89,8 +94,9 @@ def load_optional_qrels(data_dir: Path | None) -> Qrels:
 
 
 def clean_query(text: str) -> str:
-    query = text.strip()
-    if not query:
+    """The query with control characters (NUL, escapes) as spaces; refused when nothing visible is left."""
+    query = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text).strip()
+    if not any(unicodedata.category(ch)[0] not in "CZ" for ch in query):  # only spaces and invisible format marks
         raise InvalidParameter("q: the query is empty")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidParameter(f"q: the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
@@ -165,7 +171,7 @@ class SearchService:
             self.circuit.failed(message)
             raise Unavailable(message) from None
         except ApiError as exc:
-            raise Unavailable(describe_es_error(exc, self.settings.url, self.index)) from None
+            raise Refused(describe_es_error(exc, self.settings.url, self.index)) from None
         except HybridError as exc:
             raise Unavailable(str(exc)) from None
         self.circuit.succeeded()
@@ -188,6 +194,13 @@ class SearchService:
                 # Ranking needs only urls; what is shown is fetched for the top k alone (see `_display`).
                 self._retrievers[mode] = make_retriever(self.client, self.index, mode, paths=self.paths, source=["url"])
             return self._retrievers[mode]
+
+    def _forget(self, mode: str) -> None:
+        """Drop what was learnt about the index (its modes, the mode's retriever): a failed search may mean the
+        alias now points to another version, whose modes are read again."""
+        with self._lock:
+            self._retrievers.pop(mode, None)
+        self._modes = None
 
     def loaded(self) -> dict[str, object]:
         """mode -> the retriever built for it so far (with its models loaded)."""
@@ -227,8 +240,16 @@ class SearchService:
             raise BadRequest(f"mode '{mode}' is not available on '{self.index}'; available: {', '.join(modes)}")
         started = time.perf_counter()
         retriever = self._retriever(mode)
-        with self._es_errors():
-            ranking = retriever.search(query, k=k)
+        try:
+            with self._es_errors():
+                ranking = retriever.search(query, k=k)
+        except Refused:
+            self._forget(mode)
+            if mode not in self.modes():  # the alias moved to a version without it since the modes were read
+                raise BadRequest(
+                    f"mode '{mode}' is not available on '{self.index}'; available: {', '.join(self.modes())}"
+                ) from None
+            raise
         hits = ranking.hits
         shown = self._display(query, hits)
         wall_ms = (time.perf_counter() - started) * 1000

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers import serving
 
+from hybrid_search.config import EsSettings
 from hybrid_search.pipeline.build import build_index
 from hybrid_search.pipeline.source import sync_source
 from hybrid_search.web.app import SECURITY_HEADERS, create_app
@@ -169,3 +170,15 @@ def test_a_mode_the_alias_lost_is_400_at_once_not_503(es, es_settings, tiny_data
             "error": f"mode '{mode}' is not available on '{index_name}'; available: baseline, lexical"
         }
     assert app.get("/api/search", params={"q": "read csv"}).json()["mode"] == "lexical"
+
+
+def test_with_every_node_of_a_cluster_down_the_503_says_no_node_answered(tiny_data):
+    """The page retries a refused connection on the other nodes; only when none answered is it a 503, which
+    says so (and not that a cluster some of whose nodes answer is unreachable)."""
+    nowhere = "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3"  # nothing listens on any
+    app = TestClient(create_app(EsSettings(url=nowhere), "csn-python", tiny_data), base_url="http://localhost")
+    answer = app.get("/api/search", params={"q": "read csv"})
+    assert answer.status_code == 503
+    assert answer.json()["error"].startswith(
+        "no node of the Elasticsearch cluster answered (http://127.0.0.1:1, http://127.0.0.1:2, http://127.0.0.1:3: "
+    )

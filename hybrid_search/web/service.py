@@ -35,8 +35,9 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 100
 DISPLAY_FIELDS = ["url", "repo", "path", "start_line", "func_name", "docstring", "code"]
 MODES_TTL_S = 30.0  # how long the list of available modes is trusted (the alias may move to a new build)
-# A page waits at most this long for Elasticsearch, once (no retries): the full corpus answers in well under a
-# second, and a hung cluster must not hold a request (and its worker) for the client's 4 x 10 s.
+# A page waits at most this long for Elasticsearch, once (a timeout is never retried): the full corpus answers in
+# well under a second, and a hung cluster must not hold a request (and its worker) for the client's 4 x 10 s.
+# A connection refused or cut is retried at once on the cluster's other nodes (`page_retries`).
 ES_TIMEOUT_S = 5.0
 CIRCUIT_COOLDOWN_S = 5.0  # how long a cluster found down is answered 503 at once before the next try
 WARM_UP_QUERY = "read a csv file"  # searched once per mode at start-up: loads spaCy, torch kernels, caches
@@ -109,6 +110,13 @@ def check_k(k: int) -> int:
     return k
 
 
+def page_retries(nodes: int) -> int:
+    """Retries of a page's request that could not connect: each other node, twice (a node marked dead comes back
+    to the pool after a second and may be picked again before the last healthy one); none with a single node.
+    A failure left after them means no node answered, and only then does the circuit open."""
+    return 2 * (nodes - 1)
+
+
 class Circuit:
     """Answers at once while the cluster is known down, instead of every request waiting out its timeout.
 
@@ -153,7 +161,13 @@ class SearchService:
     def __init__(self, settings: EsSettings, index: str, data_dir: Path | None, paths: Paths):
         self.settings, self.index, self.paths = settings, index, paths
         # No check at start: the app must come up (and say so on the page) while Elasticsearch is down.
-        self.client = connect(settings, request_timeout=ES_TIMEOUT_S, check=False, max_retries=0)
+        self.client = connect(
+            settings,
+            request_timeout=ES_TIMEOUT_S,
+            check=False,
+            max_retries=page_retries(len(settings.urls)),
+            retry_on_timeout=False,
+        )
         self.qrels = load_optional_qrels(data_dir)
         self.circuit = Circuit()
         self._retrievers: dict[str, object] = {}

@@ -153,3 +153,114 @@ def generated_corpus(folder: Path, n: int) -> Path:
     write_jsonl_gz(folder / "corpus" / "a.jsonl.gz", records[: n // 2])
     write_jsonl_gz(folder / "corpus" / "b.jsonl.gz", records[n // 2 :])
     return folder
+
+
+class TcpRelay:
+    """A loopback port relaying bytes to `upstream` (host, port), which the test can close (connections are
+    refused, as by a node that is restarting) and open again on the same port."""
+
+    def __init__(self, upstream: tuple[str, int]):
+        self.upstream, self.port = upstream, 0
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> TcpRelay:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port, self._listener = listener.getsockname()[1], listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        with self._lock:
+            sockets, self._open = [self._listener, *self._open], []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed by stop()
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._open += [client, server]
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+NOBODY = 65534  # uid and gid of the user `nobody`
+
+
+def as_unprivileged(fn, *args, timeout_s: int = 60):
+    """`fn(*args)` where folder permissions apply: as the user `nobody` in a forked child when the tests run as
+    root (root reads any folder), else in this process. The child's result comes back pickled; an exception
+    in it is raised here as a RuntimeError with its repr."""
+    import os
+    import pickle
+    import signal
+
+    if os.geteuid() != 0:
+        return fn(*args)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, run, send the outcome, leave without running pytest's cleanup
+        status = 0
+        try:
+            os.close(read)
+            signal.alarm(timeout_s)  # a hang ends the child, and the test fails instead of waiting
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.environ["HOME"] = "/nonexistent"  # root's home is closed to nobody; git reads config there
+            outcome = ("result", fn(*args))
+        except BaseException as error:  # noqa: BLE001 - every failure goes back to the test
+            outcome = ("error", repr(error))
+        try:
+            with os.fdopen(write, "wb") as out:
+                out.write(pickle.dumps(outcome))
+        except BaseException:  # noqa: BLE001 - the parent sees no answer
+            status = 1
+        os._exit(status)
+    os.close(write)
+    with os.fdopen(read, "rb") as incoming:
+        data = incoming.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError("the unprivileged child died without an answer")
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise RuntimeError(f"in the unprivileged child: {value}")
+    return value

@@ -9,14 +9,17 @@ One throw-away cluster (tests/es_node.py) serves the module, with fault detectio
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from es_node import ThrowawayCluster
-from helpers import delete_indices, generated_corpus
+from helpers import delete_indices, generated_corpus, serving
 from test_faults import cli_env, wait_until_indexing
 
 from hybrid_search.config import EsSettings, Paths
@@ -27,6 +30,7 @@ from hybrid_search.es.client import connect
 from hybrid_search.es.layout import IndexLayout
 from hybrid_search.pipeline.build import build_index
 from hybrid_search.retrieval import make_retriever
+from hybrid_search.web.app import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.cluster import QueryLoad, check_copies, master_name, wait_for_master, wait_for_status  # noqa: E402
@@ -208,3 +212,43 @@ def test_several_urls_are_accepted_and_one_down_is_skipped(whole):
     assert settings.urls[0] == down and len(settings.urls) == 4
     client = connect(settings, request_timeout=5)
     assert all(client.info()["cluster_name"] == whole.spec.name for _ in range(6))
+
+
+def test_the_page_fails_no_search_when_a_node_is_killed_under_four_clients(whole, served, tmp_path, record_property):
+    """`hybrid serve`'s app over the three nodes, four clients searching through it, one data node SIGKILLed: a
+    connection refused (or cut) by the dead node is retried on another at once, the circuit stays closed,
+    and no search fails (as for the library's own client above)."""
+    alias, _make = served
+    victim = data_node_to_kill(whole.client())
+    home = tmp_path / "home"
+    paths = Paths(home=home, models=home / "models", cache=home / "cache", tuned=home / "tuned", runs=home / "runs")
+    outcomes: list[tuple[float, int, str]] = []
+    stop = threading.Event()
+
+    def searching(url: str, worker: int) -> None:
+        with httpx.Client(timeout=30) as http:
+            for i in itertools.count(worker):
+                if stop.is_set():
+                    return
+                params = {"q": TEXTS[i % len(TEXTS)], "mode": MODES[i % len(MODES)]}
+                answer = http.get(f"{url}/api/search", params=params)
+                outcomes.append((time.monotonic(), answer.status_code, answer.text[:300]))
+                time.sleep(0.05)
+
+    with serving(create_app(whole.es_settings, alias, None, paths)) as url:
+        clients = [threading.Thread(target=searching, args=(url, worker)) for worker in range(4)]
+        for thread in clients:
+            thread.start()
+        try:
+            time.sleep(2)
+            killed_at = time.monotonic()
+            whole.kill(victim, signal.SIGKILL)
+            time.sleep(15)  # through fault detection (about 5 s here) and well after it
+        finally:
+            stop.set()
+            for thread in clients:
+                thread.join(60)
+    failed = [(round(at - killed_at, 1), status, text) for at, status, text in outcomes if status != 200]
+    record_property("figures", {"searches": len(outcomes), "failed": len(failed)})
+    assert failed == [], failed[:5]
+    assert sum(1 for at, _, _ in outcomes if at > killed_at) > 40  # the load ran through the fault

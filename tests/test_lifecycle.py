@@ -152,3 +152,22 @@ def test_the_local_node_refuses_to_auto_create_indices(second_node):
     client = second_node.client()
     response = client.options(ignore_status=404).index(index="not-created-by-a-write", document={"a": 1})
     assert response.meta.status == 404 and not client.indices.exists(index="not-created-by-a-write")
+
+
+def test_a_reverted_change_makes_the_older_complete_version_live_without_resending(es, tiny_data, index_name):
+    """Shards, like mappings, are part of the build fingerprint: built with one, then two, then one again (a
+    change reverted), the first version, complete from this very build, is made live as it is."""
+    from hybrid_search.es.layout import IndexLayout
+
+    def versions_of_documents(index: str) -> dict[str, int]:
+        hits = es.search(index=index, size=100, version=True)["hits"]["hits"]
+        return {hit["_id"]: hit["_version"] for hit in hits}
+
+    first = build_index(es, tiny_data, index_name, progress=False, layout=IndexLayout(shards=1))
+    written = versions_of_documents(first.index)
+    second = build_index(es, tiny_data, index_name, progress=False, layout=IndexLayout(shards=2))
+    assert second.index != first.index and aliased(es, index_name) == [second.index]
+    again = build_index(es, tiny_data, index_name, progress=False, layout=IndexLayout(shards=1))
+    assert aliased(es, index_name) == [first.index]
+    assert versions_of_documents(first.index) == written  # nothing re-sent: every document at its first version
+    assert again.reused and again.previous == second.index and again.indexed == len(written) == 6

@@ -274,7 +274,9 @@ def test_cli_index_search_and_page_link_to_the_files(es_settings, repo, index_na
     from hybrid_search.config import Paths
     from hybrid_search.web.app import create_app
 
-    page = TestClient(create_app(es_settings, index_name, None, Paths.from_env())).get("/", params={"q": "read csv"})
+    page = TestClient(create_app(es_settings, index_name, None, Paths.from_env()), base_url="http://localhost").get(
+        "/", params={"q": "read csv"}
+    )
     assert page.status_code == 200
     href = f'href="{(repo / "pkg/util.py").resolve().as_uri()}#L4-L7"'
     assert href in page.text and f">{index_name}/pkg/util.py:4</a>" in page.text

@@ -24,7 +24,7 @@ NOWHERE = "http://127.0.0.1:1"  # nothing listens there: Elasticsearch is really
 @pytest.fixture(scope="module")
 def api(es_settings, tiny_vector_index):
     alias, data = tiny_vector_index
-    return TestClient(create_app(es_settings, alias, data))
+    return TestClient(create_app(es_settings, alias, data), base_url="http://localhost")
 
 
 def search(api, **params):
@@ -96,7 +96,7 @@ def test_start_up_loads_every_mode_before_the_first_request(es_settings, tiny_ve
     app = create_app(es_settings, alias, data, paths=paths)
     service = app.state.service
     assert service.loaded() == {}  # nothing is loaded while the app is only created
-    with TestClient(app) as client:  # runs the start-up, as uvicorn does
+    with TestClient(app, base_url="http://localhost") as client:  # runs the start-up, as uvicorn does
         loaded = service.loaded()
         assert set(loaded) == {"baseline", "lexical", "dense", "hybrid"} == set(service.modes())
         assert loaded["dense"].encoder.dims == loaded["hybrid"].encoder.dims == 32  # the tiny encoder's weights
@@ -105,7 +105,9 @@ def test_start_up_loads_every_mode_before_the_first_request(es_settings, tiny_ve
 
 
 def test_start_up_with_elasticsearch_down_still_serves_the_503(tiny_data):
-    with TestClient(create_app(EsSettings(url=NOWHERE), "csn-python", tiny_data)) as client:
+    with TestClient(
+        create_app(EsSettings(url=NOWHERE), "csn-python", tiny_data), base_url="http://localhost"
+    ) as client:
         assert client.app.state.service.loaded() == {}
         response = client.get("/api/search", params={"q": "read csv"})
         assert response.status_code == 503 and NOWHERE in response.json()["error"]
@@ -113,7 +115,7 @@ def test_start_up_with_elasticsearch_down_still_serves_the_503(tiny_data):
 
 def test_mode_the_index_cannot_run_is_400(es, es_settings, index_name, tiny_data):
     build_index(es, tiny_data, index_name, progress=False)  # no vectors: no dense, hybrid or rerank
-    api = TestClient(create_app(es_settings, index_name, tiny_data))
+    api = TestClient(create_app(es_settings, index_name, tiny_data), base_url="http://localhost")
     response = api.get("/api/search", params={"q": "csv", "mode": "dense"})
     assert response.status_code == 400
     assert response.json() == {
@@ -123,7 +125,7 @@ def test_mode_the_index_cannot_run_is_400(es, es_settings, index_name, tiny_data
 
 
 def test_elasticsearch_down_is_503_on_the_api_and_a_message_on_the_page(tiny_data):
-    app = TestClient(create_app(EsSettings(url=NOWHERE), "csn-python", tiny_data))
+    app = TestClient(create_app(EsSettings(url=NOWHERE), "csn-python", tiny_data), base_url="http://localhost")
     response = app.get("/api/search", params={"q": "read csv"})
     assert response.status_code == 503
     assert response.json()["error"].startswith(f"Elasticsearch is not reachable at {NOWHERE}")
@@ -133,7 +135,7 @@ def test_elasticsearch_down_is_503_on_the_api_and_a_message_on_the_page(tiny_dat
 
 
 def test_missing_index_is_503_with_how_to_build_it(es_settings, index_name, tiny_data):
-    app = TestClient(create_app(es_settings, index_name, tiny_data))
+    app = TestClient(create_app(es_settings, index_name, tiny_data), base_url="http://localhost")
     response = app.get("/api/search", params={"q": "read csv"})
     assert response.status_code == 503
     assert response.json() == {
@@ -226,7 +228,7 @@ def test_only_http_and_local_file_urls_become_links_and_the_page_sets_a_csp(es, 
     ]
     write_jsonl_gz(tmp_path / "corpus" / "a.jsonl.gz", records)
     build_index(es, tmp_path, index_name, progress=False)
-    page = TestClient(create_app(es_settings, index_name, tmp_path)).get(
+    page = TestClient(create_app(es_settings, index_name, tmp_path), base_url="http://localhost").get(
         "/", params={"q": "csv reader", "mode": "lexical", "k": 20}
     )
     assert page.status_code == 200 and page.text.count('<li class="result">') == len(records)

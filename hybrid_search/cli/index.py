@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from hybrid_search import HybridError
 from hybrid_search.cli.common import (
@@ -124,7 +125,9 @@ def index_cmd(
     deleted; the rest untouched). Files that do not parse are listed with file:line and skipped.
     """
     if source is not None:
-        if data or limit or strict or rejects:
+        # HYBRID_DATA in the environment names the corpus for other commands: only a --data typed here clashes.
+        typed_data = click.get_current_context().get_parameter_source("data") == ParameterSource.COMMANDLINE
+        if typed_data or limit or strict or rejects:
             raise HybridError("--data, --limit, --strict and --rejects apply to the corpus, not to --source")
         return index_source(obj, source, watch, rebuild, encoder, reads_docstring, bulk_size, bulk_retries, progress)
     if watch:
@@ -201,7 +204,7 @@ def index_source(
         return
     click.echo(f"watching {source} (Ctrl-C stops)")
     try:
-        watch_source(source, lambda: sync(False, False), show)
+        watch_source(source, lambda: sync(False, False), show, say=click.echo)
     except KeyboardInterrupt:
         # An update cut short left its files pending: the next run (or watch) finishes it.
         click.echo("stopped watching")

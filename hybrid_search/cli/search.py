@@ -50,10 +50,19 @@ def search_cmd(obj: Context, query: str, mode: str | None, k: int, lines: int):
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this Host name (repeat for more); only localhost, 127.0.0.1, [::1] and "
+    "--host are answered otherwise, so that no other site can read your code through a DNS-rebinding page. "
+    "'*' answers any name.",
+)
 @data_option
 @index_option
 @click.pass_obj
-def serve_cmd(obj: Context, host: str, port: int, data: Path | None):
+def serve_cmd(obj: Context, host: str, port: int, allow_hosts: tuple[str, ...], data: Path | None):
     """Web search page at http://HOST:PORT/ and JSON API at /api/search (schema: /openapi.json). Needs the web extra.
 
     When the data folder has annotationStore.csv, an annotated query shows its grades and NDCG.
@@ -61,13 +70,16 @@ def serve_cmd(obj: Context, host: str, port: int, data: Path | None):
     from hybrid_search.config import default_data_dir
 
     try:
-        import uvicorn
-
         from hybrid_search.web.app import create_app
+        from hybrid_search.web.server import serve
     except ImportError as exc:
         raise HybridError(f"`hybrid serve` needs the web extra ({exc.name} is missing): pip install -e '.[web]'")
-    app = create_app(obj.settings, obj.index, data or default_data_dir(), paths=obj.paths)
-    uvicorn.run(app, host=host, port=port)
+    # A wildcard address names no host: requests are answered for the loopback names and --allow-host only.
+    named = [] if host in ("0.0.0.0", "::", "") else [host]
+    app = create_app(
+        obj.settings, obj.index, data or default_data_dir(), paths=obj.paths, allowed_hosts=[*named, *allow_hosts]
+    )
+    serve(app, host, port)
 
 
 def register(cli: click.Group) -> None:

@@ -3,7 +3,13 @@
 In a git checkout the files are those git would show (`git ls-files --cached --others --exclude-standard`:
 tracked ones and new ones, not what .gitignore hides). Elsewhere the folder is walked. Either way virtual
 environments (a folder with `pyvenv.cfg`), `site-packages`, caches and, outside git, build folders are
-left out. Binary files (a NUL byte) and files over `MAX_FILE_BYTES` are skipped and counted.
+left out. Binary files (a NUL byte), files over `MAX_FILE_BYTES`, unreadable files and folders, and anything
+that is not a regular file (a FIFO, a device) are skipped and counted; nothing is opened in a way that can
+block (a FIFO swapped in under a file's name is refused at once, never waited on).
+
+Symlinks: only what lies inside the folder. A file symlink is read when its target is inside the folder
+(under the link's own path), skipped and counted otherwise; symlinked folders are never descended into
+(neither git nor the walk follows them), and `--watch` watches only the folders the walk descends into.
 
 A function links to the remote's web page at the commit (GitHub-style `blob/<sha>/<path>#L1-L9`) when the
 checkout has an https or ssh remote `origin`, HEAD is on its upstream branch (pushed) and the file is as
@@ -12,10 +18,12 @@ committed; otherwise to the file on disk (`file:///abs/path#L1-L9`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
 import re
+import stat
 import subprocess
 import tokenize
 from dataclasses import dataclass, field
@@ -37,6 +45,7 @@ class SourceFile:
     path: str  # relative to the repository root (a git checkout) or to the folder, with `/`
     absolute: Path
     sha: str  # sha1 of the bytes: what decides whether the file changed
+    root: Path | None = None  # the folder given: a file read later must still lie inside it (a symlink may move)
 
 
 @dataclass
@@ -45,6 +54,20 @@ class Walk:
     binary: list[str] = field(default_factory=list)
     huge: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    special: list[str] = field(default_factory=list)  # not a regular file: a FIFO, a socket, a device
+    outside: list[str] = field(default_factory=list)  # symlinks to a file outside the folder
+    unreadable_folders: list[str] = field(default_factory=list)  # folders the walk could not list or enter
+
+    def skipped(self) -> list[tuple[list[str], str]]:
+        """(paths, what they are) of every kind of file or folder skipped, in the order they are reported."""
+        return [
+            (self.binary, "binary"),
+            (self.huge, "over 1 MB"),
+            (self.unreadable, "unreadable"),
+            (self.special, "not a regular file"),
+            (self.outside, "linked from outside the folder"),
+            (self.unreadable_folders, "unreadable folders"),
+        ]
 
 
 @dataclass(frozen=True)
@@ -60,11 +83,19 @@ class Checkout:
     git: bool = False
 
     def url(self, path: str, start: int, end: int) -> str:
-        """Where a function at `path` (repository-relative) lines start-end is shown."""
-        if self.web and self.commit and path not in self.changed:
-            return f"{self.web}/blob/{self.commit}/{path}#L{start}-L{end}"
+        """Where a function at `path` (repository-relative) lines start-end is shown. A symlink's is the file on
+        disk: the web page of a link shows the path it holds, not the code."""
         absolute = self.root / path[len(self.prefix) :]
+        if self.web and self.commit and path not in self.changed and not _is_link(absolute):
+            return f"{self.web}/blob/{self.commit}/{path}#L{start}-L{end}"
         return f"{absolute.as_uri()}#L{start}-L{end}"
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:
+        return False
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -119,23 +150,58 @@ def open_checkout(root: Path) -> Checkout:
 
 
 def _is_environment(folder: Path) -> bool:
-    return (folder / "pyvenv.cfg").is_file()
+    try:
+        return (folder / "pyvenv.cfg").is_file()
+    except OSError:  # a folder we may not enter: the walk counts it as unreadable, it is no environment
+        return False
 
 
-def _candidates(checkout: Checkout) -> list[str]:
+_GIT_UNREADABLE = re.compile(r"could not open directory '(.+?)/?'")
+
+
+def _git_listing(root: Path, found: Walk, prefix: str) -> set[str]:
+    """Folder-relative Python paths git would show; folders git could not open are counted in `found`."""
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            check=False,
+            cwd=root,
+            capture_output=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        done = None
+    if done is None or done.returncode != 0:
+        raise HybridError(f"git could not list the files of {root}")
+    warnings = done.stderr.decode("utf-8", "surrogateescape")
+    found.unreadable_folders += [prefix + folder for folder in _GIT_UNREADABLE.findall(warnings)]
+    listed = done.stdout.decode("utf-8", "surrogateescape")
+    return {name for name in listed.split("\0") if name.endswith(PYTHON_SUFFIXES)}
+
+
+def _walked_listing(root: Path, found: Walk, skip: set[str]) -> set[str]:
+    """Folder-relative Python paths under `root` outside git; folders that cannot be listed are counted in
+    `found` and skipped (`--source /` meets /proc, another user's home ...). Symlinked folders are not entered."""
+    names: set[str] = set()
+
+    def unreadable(error: OSError) -> None:
+        if error.errno != errno.ENOENT:  # gone while walking (a process's /proc folder): nothing to count
+            found.unreadable_folders.append(Path(error.filename).relative_to(root).as_posix())
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
+        dirs[:] = [d for d in dirs if d not in skip and not _is_environment(Path(folder, d))]
+        relative = Path(folder).relative_to(root)
+        names.update((relative / f).as_posix() for f in files if f.endswith(PYTHON_SUFFIXES))
+    return names
+
+
+def _candidates(checkout: Checkout, found: Walk) -> list[str]:
     """Folder-relative paths of the Python files to consider, sorted."""
     if checkout.git:
-        listed = _git(checkout.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-        if listed is None:
-            raise HybridError(f"git could not list the files of {checkout.root}")
-        names = {name for name in listed.split("\0") if name.endswith(PYTHON_SUFFIXES)}
-        skip = SKIP_ALWAYS
+        names, skip = _git_listing(checkout.root, found, checkout.prefix), SKIP_ALWAYS
     else:
-        names, skip = set(), SKIP_ALWAYS | SKIP_UNTRACKED
-        for folder, dirs, files in os.walk(checkout.root):
-            dirs[:] = [d for d in dirs if d not in skip and not _is_environment(Path(folder, d))]
-            relative = Path(folder).relative_to(checkout.root)
-            names.update((relative / f).as_posix() for f in files if f.endswith(PYTHON_SUFFIXES))
+        skip = SKIP_ALWAYS | SKIP_UNTRACKED
+        names = _walked_listing(checkout.root, found, skip)
     environments: dict[Path, bool] = {}
 
     def kept(name: str) -> bool:
@@ -148,26 +214,81 @@ def _candidates(checkout: Checkout) -> list[str]:
     return sorted(name for name in names if kept(name))
 
 
+def watched_folders(checkout: Checkout) -> list[Path]:
+    """The folders the walk descends into, for `--watch`: a change anywhere else cannot change the index.
+    Symlinked folders are not entered (one pointing at /etc would otherwise be watched); neither are
+    git-ignored ones, environments or caches."""
+    skip = SKIP_ALWAYS if checkout.git else SKIP_ALWAYS | SKIP_UNTRACKED
+    ignored = _git_ignored_folders(checkout.root) if checkout.git else set()
+
+    def entered(parent: str, name: str) -> bool:
+        folder = Path(parent, name)
+        return not (name in skip or name.endswith(".egg-info") or folder in ignored or _is_environment(folder))
+
+    folders = []
+    for parent, dirs, _files in os.walk(checkout.root):  # never follows a symlinked folder
+        dirs[:] = [name for name in dirs if entered(parent, name)]
+        folders.append(Path(parent))
+    return folders
+
+
+def _git_ignored_folders(root: Path) -> set[Path]:
+    listed = _git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory") or ""
+    return {root / name.rstrip("/") for name in listed.split("\0") if name.endswith("/")}
+
+
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a source file was expected."""
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether `path`, every symlink followed, lies inside the folder `root` (itself resolved)."""
+    return path.resolve().is_relative_to(root)
+
+
+def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
+    """The bytes of a regular file, or None when it holds more than `limit` bytes.
+
+    Opened with O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer, forever. Whatever the
+    name now holds is checked on the open descriptor (no race with the check): a FIFO, socket or device
+    raises NotRegularFile at once.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > limit:
+            return None
+        data = handle.read(limit + 1)  # the file may have grown since fstat
+    return None if len(data) > limit else data
+
+
 def walk(checkout: Checkout) -> Walk:
-    """Every Python file to index with its content hash; binary, huge and unreadable files counted apart."""
+    """Every Python file to index with its content hash; what is skipped is counted apart (`Walk.skipped`)."""
     found = Walk()
-    for name in _candidates(checkout):
+    for name in _candidates(checkout, found):
         absolute = checkout.root / name
         path = checkout.prefix + name
+        if not inside(checkout.root, absolute):
+            found.outside.append(path)
+            continue
         try:
-            if not absolute.is_file():  # deleted but still in git's index, or a dangling link
-                continue
-            if absolute.stat().st_size > MAX_FILE_BYTES:
-                found.huge.append(path)
-                continue
-            data = absolute.read_bytes()
+            data = read_regular_file(absolute)
+        except FileNotFoundError:  # deleted but still in git's index, or a dangling link
+            continue
+        except NotRegularFile:
+            found.special.append(path)
+            continue
         except OSError:
             found.unreadable.append(path)
             continue
-        if b"\0" in data[:8192]:
+        if data is None:
+            found.huge.append(path)
+        elif b"\0" in data[:8192]:
             found.binary.append(path)
-            continue
-        found.files.append(SourceFile(path, absolute, hashlib.sha1(data).hexdigest()))
+        else:
+            found.files.append(SourceFile(path, absolute, hashlib.sha1(data).hexdigest(), checkout.root))
     return found
 
 
@@ -175,8 +296,16 @@ def read_source(file: SourceFile) -> tuple[str, str]:
     """(text, sha1 of the bytes read) of a file, decoded as Python does (PEP 263 coding line, BOM, else UTF-8).
 
     The hash is of these very bytes: the file may have changed since `walk`. Raises OSError when it cannot be
-    read, ValueError or LookupError when it cannot be decoded (SyntaxError for a bad coding line).
+    read (or is no longer a regular file inside the folder), ValueError when it cannot be decoded (an unknown
+    coding line included).
     """
-    data = file.absolute.read_bytes()
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    if file.root is not None and not inside(file.root, file.absolute):
+        raise NotRegularFile(errno.EINVAL, "now a link to a file outside the folder", str(file.absolute))
+    data = read_regular_file(file.absolute)
+    if data is None:
+        raise ValueError(f"now over {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:  # a coding line naming no codec Python has (`# -*- coding: bogus-codec -*-`)
+        raise ValueError(error.msg) from None
     return data.decode(encoding), hashlib.sha1(data).hexdigest()

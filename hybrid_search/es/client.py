@@ -12,17 +12,22 @@ from hybrid_search.es.errors import as_hybrid_error
 
 
 def connect(
-    settings: EsSettings, request_timeout: float = 60.0, check: bool = True, max_retries: int = 3
+    settings: EsSettings,
+    request_timeout: float = 60.0,
+    check: bool = True,
+    max_retries: int = 3,
+    retry_on_timeout: bool | None = None,
 ) -> Elasticsearch:
     """A client for `settings`; with `check`, fail fast with a readable error if the cluster is not reachable.
 
     With several URLs (`settings.urls`) requests go round-robin over the nodes; one that fails to connect is
     marked dead for a while and the request is retried on another (elastic-transport's node pool).
-    `max_retries`: retries of a request that failed to connect or timed out (each waits `request_timeout`).
+    `max_retries`: retries of a request that failed to connect or timed out (each waits `request_timeout`);
+    `retry_on_timeout` False retries only connections refused or cut, never a node that did not answer in time.
     """
     options: dict = {
         "request_timeout": request_timeout,
-        "retry_on_timeout": max_retries > 0,
+        "retry_on_timeout": max_retries > 0 if retry_on_timeout is None else retry_on_timeout,
         "max_retries": max_retries,
     }
     if settings.api_key:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from elasticsearch import ApiError, NotFoundError, SSLError, TransportError
+from elasticsearch import ApiError, ConnectionTimeout, NotFoundError, SSLError, TransportError
 
 from hybrid_search import HybridError
 
@@ -21,6 +21,15 @@ def describe_es_error(exc: Exception, url: str, index: str | None = None, *, mid
     if isinstance(exc, TransportError) and midway:
         return (
             f"lost the connection to Elasticsearch at {url} ({type(exc).__name__}); is it running? try `hybrid es up`"
+        )
+    if isinstance(exc, ConnectionTimeout) and "," in url:  # a timeout is not retried: other nodes may be fine
+        return (
+            f"a node of the Elasticsearch cluster ({url.replace(',', ', ')}) did not answer in time (ConnectionTimeout)"
+        )
+    if isinstance(exc, TransportError) and "," in url:  # a cluster: the request was tried on its other nodes
+        return (
+            f"no node of the Elasticsearch cluster answered ({url.replace(',', ', ')}: {type(exc).__name__}); "
+            "start it with `hybrid es up --nodes N` or set --es-url / HYBRID_ES_URL"
         )
     if isinstance(exc, TransportError):
         return (

@@ -25,10 +25,14 @@ def describe_cluster(client: Elasticsearch, index: str) -> list[str]:
             f"node:          {row['name']} {row['http_address']} roles {row['node.role']}{master}, "
             f"heap {row['heap.current']} of {row['heap.max']}"
         )
+    # Asked first: the health of a missing index is a 408 after the timeout (ES waits for it to appear),
+    # which would hide the node lines above behind an error; no index yet is the normal state after `es up`.
+    if not client.indices.exists(index=index):
+        return [*lines, f"index:         {index} not found (build it with `hybrid index`)"]
     try:
         health = client.cluster.health(index=index, timeout="1s").body
-    except NotFoundError:
-        return [*lines, f"index:         {index} not found"]
+    except NotFoundError:  # deleted in between
+        return [*lines, f"index:         {index} not found (build it with `hybrid index`)"]
     lines.append(
         f"index:         {index}: {health['status']}, {health['active_primary_shards']} primaries, "
         f"{health['active_shards']} active copies, {health['unassigned_shards']} unassigned, "

@@ -250,6 +250,16 @@ def aliased_index(client: Elasticsearch, alias: str) -> str | None:
         return None
 
 
+def refuse_concrete_index(client: Elasticsearch, alias: str) -> None:
+    """Raise HybridError when `alias` names an index rather than an alias or nothing: the alias could never
+    be pointed at a new version, so refuse before any work (a whole build, then an orphan version)."""
+    if client.indices.exists(index=alias) and not client.indices.exists_alias(name=alias):
+        raise HybridError(
+            f"'{alias}' is an index, not an alias: builds go into versions behind an alias of that name; "
+            "choose another name with --index"
+        )
+
+
 def old_versions(client: Elasticsearch, alias: str) -> tuple[list[str], list[str]]:
     """(deletable, kept): every version of `alias` but the live one, less those another process is building."""
     live = aliased_index(client, alias)

@@ -36,6 +36,7 @@ class BuildReport:
     resumed: bool = False
     up_to_date: bool = False
     swapped: bool = False  # the alias now points at `index`
+    reused: bool = False  # an older version complete from this build was made live again, nothing re-sent
     seconds: float = 0.0
     merge_seconds: float = 0.0  # of `seconds`, the final force-merge
     layout: IndexLayout = field(default_factory=IndexLayout)
@@ -99,6 +100,7 @@ def build_index(
     """
     started = time.monotonic()
     indexing.validate_name(alias)
+    indexing.refuse_concrete_index(client, alias)
     total = min(limit, count_records(source) or limit) if limit else count_records(source)
     layout = layout or default_layout(data_nodes=data_node_count(client), functions=total or 0)
     # and every corpus file checked, before any index exists
@@ -110,6 +112,8 @@ def build_index(
     if resumed:
         client.indices.put_alias(index=index, name=indexing.load_alias(index))  # removed when it was finished
         indexing.set_layout(client, index, layout)  # replicas and search type as asked this time
+        if reused := _complete_made_live(client, alias, index, strict, layout):
+            return reused
     index = index or indexing.create_version(client, alias, build, version_body(encoder, layout))
     report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed, layout=layout)
 
@@ -174,6 +178,31 @@ def _up_to_date(
     return None
 
 
+def _complete_made_live(
+    client: Elasticsearch, alias: str, index: str, strict: bool, layout: IndexLayout
+) -> BuildReport | None:
+    """The report of making an older version live again as it is, when it was completed from this very build
+    (a mappings or shard change reverted, or a crash between its count check and the alias move): it holds
+    every document already, so nothing is read or re-sent. None for an unfinished version (resumed by sending
+    every document again) or, with --strict, one that skipped bad records."""
+    meta = indexing.index_meta(client, index)
+    if meta.get("status") != "complete" or (strict and meta.get("skipped")):
+        return None
+    count = int(meta.get("count", 0))
+    previous = indexing.finish_version(client, index, alias, count)  # checks the count again, moves the alias
+    return BuildReport(
+        index=index,
+        alias=alias,
+        read=ReadReport(),
+        indexed=count,
+        previous=previous,
+        resumed=True,
+        swapped=True,
+        reused=True,
+        layout=layout,
+    )
+
+
 def _check_target(client: Elasticsearch, index: str, result: indexing.BulkResult) -> None:
     """Writes refused with 404 lost their target: a version deleted mid-build must fail the build, not be
     counted as documents refused for good (and then served without them)."""
@@ -206,6 +235,13 @@ def describe_build(report: BuildReport, rejects: Path | None) -> tuple[list[str]
         line = (
             f"{report.alias} -> {report.index} already holds this corpus ({report.indexed:,} documents); "
             "nothing to do (--rebuild forces a new version)"
+        )
+        return [line], None
+    if report.reused:
+        line = (
+            f"alias {report.alias} -> {report.index}, a version already complete from this corpus and these "
+            f"settings ({report.indexed:,} documents; nothing re-sent)"
+            + (f" (was {report.previous}; delete old versions with `hybrid indices prune`)" if report.previous else "")
         )
         return [line], None
     lines = [report.read.summary()]

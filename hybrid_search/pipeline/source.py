@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import json
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -33,12 +34,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import scan
 from tqdm import tqdm
 
 from hybrid_search import HybridError
-from hybrid_search.data.checkout import Checkout, SourceFile, Walk, open_checkout, read_source, walk
+from hybrid_search.data.checkout import (
+    Checkout,
+    SourceFile,
+    Walk,
+    open_checkout,
+    read_source,
+    walk,
+    watched_folders,
+)
 from hybrid_search.data.extract import Extracted, ParseFailure
 from hybrid_search.data.types import Function
 from hybrid_search.data.units import extract_units
@@ -296,6 +305,7 @@ def sync_source(
     """
     started = time.monotonic()
     indexing.validate_name(alias)
+    indexing.refuse_concrete_index(client, alias)
     checkout = open_checkout(root)
     found = walk(checkout)
     build = source_build(checkout, encoder)
@@ -429,11 +439,7 @@ def _apply(
 def describe_sync(report: SyncReport, shown_failures: int = 20) -> list[str]:
     """Lines for a finished `sync_source`: skipped files, files that do not parse, and the counts."""
     walked = report.walk
-    skipped = [
-        f"{len(items):,} {what}"
-        for items, what in ((walked.binary, "binary"), (walked.huge, "over 1 MB"), (walked.unreadable, "unreadable"))
-        if items
-    ]
+    skipped = [f"{len(items):,} {what}" for items, what in walked.skipped() if items]
     lines = [f"{report.root}: {report.files:,} Python files" + (f" ({', '.join(skipped)} skipped)" if skipped else "")]
     for failure in report.failures[:shown_failures]:
         lines.append(f"skipped {failure}")
@@ -467,12 +473,67 @@ def watch_source(
     on_report: Callable[[SyncReport], None],
     *,
     debounce_ms: int = 1000,
-    stop_event=None,
+    stop_event: threading.Event | None = None,
+    say: Callable[[str], None] = print,
+    max_wait_s: float = 30.0,
 ) -> None:
     """Run `sync` each time files under `root` change (changes closer than `debounce_ms` are one batch),
-    until Ctrl-C or `stop_event`. watchfiles' default filter leaves out .git, caches and editor swap files;
-    `sync` itself decides which changes matter (ignored files, non-Python files change nothing)."""
+    until Ctrl-C or `stop_event`. Only the folders the walk descends into are watched (`watched_folders`: no
+    symlinked folder, nothing git ignores), again after each sync as folders come and go; watchfiles' default
+    filter leaves out editor swap files; `sync` itself decides which changes matter.
+
+    A failed sync (Elasticsearch down or restarting) never ends the watch: it is said once (`say`), retried
+    after 1 s, 2 s, 4 s ... (at most `max_wait_s`) until one succeeds, which catches up with every change."""
     from watchfiles import DefaultFilter, watch
 
-    for _changes in watch(root, watch_filter=DefaultFilter(), debounce=debounce_ms, stop_event=stop_event):
-        on_report(sync())
+    stop_event = stop_event or threading.Event()
+    folders = watched_folders(open_checkout(root))
+    while not stop_event.is_set():
+        try:
+            for _changes in watch(
+                *folders,
+                watch_filter=DefaultFilter(),
+                debounce=debounce_ms,
+                stop_event=stop_event,
+                recursive=False,
+            ):
+                report = _sync_until_done(sync, stop_event, say, max_wait_s)
+                if report is None:
+                    return
+                on_report(report)
+                if (now := watched_folders(open_checkout(root))) != folders:
+                    folders = now
+                    break  # watch again, over the folders there are now
+            else:
+                return  # stopped
+        except FileNotFoundError:  # a folder removed between listing and watching it: list again
+            folders = watched_folders(open_checkout(root))
+
+
+def _sync_until_done(
+    sync: Callable[[], SyncReport], stop_event: threading.Event, say: Callable[[str], None], max_wait_s: float
+) -> SyncReport | None:
+    """`sync()`, retried with backoff while it fails; None when stopped meanwhile."""
+    wait, failed = 1.0, False
+    while not stop_event.is_set():
+        try:
+            report = sync()
+        except (HybridError, TransportError, ApiError) as error:
+            if not failed:  # once per outage, not once per try
+                say(f"sync failed: {_one_line(error)}; retrying every {max_wait_s:.0f} s at most until it succeeds")
+                failed = True
+            stop_event.wait(wait)
+            wait = min(wait * 2, max_wait_s)
+            continue
+        if failed:
+            say("sync succeeded again: caught up with the changes made meanwhile")
+        return report
+    return None
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, TransportError):
+        return f"Elasticsearch is not answering ({type(error).__name__})"
+    if isinstance(error, ApiError):
+        return f"Elasticsearch answered {error.meta.status} {error.message}"
+    return str(error)

@@ -3,11 +3,16 @@
 Errors: a wrong request is 400 (unavailable mode) or 422 (failed validation) with `{"error": ...}`;
 Elasticsearch down or the index missing is 503, as JSON on the API and as a message on the page; too many
 searches at once is 429 (web/gate.py). Searches run in worker threads of their own, behind those gates.
+
+Only the Host names the server was started for are answered (loopback names, `--host`, `--allow-host`): a page
+of another origin whose name was made to resolve to 127.0.0.1 (DNS rebinding) would otherwise read the
+user's indexed code through the browser. The page's own URLs are root-relative, never built from the Host.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hybrid_search import __version__
 from hybrid_search.config import DEFAULT_INDEX, EsSettings, Paths
@@ -44,6 +50,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# Names that can only reach this machine: a rebinding page's own name is never one of them.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 Mode = Literal[MODES]
 ERROR_RESPONSES = {
     400: {"model": ErrorOut, "description": "Mode not available on this index."},
@@ -62,9 +70,11 @@ def create_app(
     data_dir: Path | None = None,
     paths: Paths | None = None,
     limits: Limits | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> FastAPI:
     """The app over one index; `data_dir`'s annotationStore.csv (optional) gives grades and NDCG; `limits`:
-    how many searches run at once and wait (web/gate.py). On start-up (the ASGI lifespan: uvicorn, or
+    how many searches run at once and wait (web/gate.py); `allowed_hosts`: Host names answered besides the
+    loopback ones (`*`: any, which turns the DNS-rebinding check off). On start-up (the ASGI lifespan: uvicorn, or
     `with TestClient(app)`) every available mode's models are loaded (`SearchService.warm_up`)."""
     service = SearchService(settings or EsSettings.from_env(), index, data_dir, paths or Paths.from_env())
     gates = Gates(limits)
@@ -88,7 +98,8 @@ def create_app(
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(mark=mark, render_code=render_code, safe_href=safe_href, where=where, max_k=MAX_K)
     _add_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AllowedHosts, hosts=[*LOOPBACK_HOSTS, *allowed_hosts])
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: its headers go on the Host refusal too
     css = code_css()
 
     @app.get("/code.css", include_in_schema=False)
@@ -119,7 +130,8 @@ def create_app(
         if q:
             context["outcome"] = service.search(q, context["mode"], _page_k(k))
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    # HEAD too: link checkers and `curl -I` ask for the page's headers (its body is dropped by the server).
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     async def page(request: Request, q: str = "", mode: str = "", k: str = "10"):
         context: dict = {"q": q, "mode": mode, "k": k, "modes": [], "outcome": None, "error": None, "index": index}
         status = 200
@@ -144,6 +156,12 @@ def _page_k(k: str) -> int:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Starlette's own 404 and 405 in the documented shape, `{"error": ...}`, not `{"detail": ...}`."""
+        message = f"{exc.detail}: {request.method} {request.url.path}"
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
@@ -179,3 +197,39 @@ class SecurityHeaders:
             await send(message)
 
         return await self.app(scope, receive, send_with_headers)
+
+
+def host_name(header: str) -> str:
+    """The name of a Host header, without its port, in lower case (`[::1]:8000` -> `[::1]`)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header.split("]", 1)[0] + "]"
+    return header.split(":", 1)[0]
+
+
+def normal_host(name: str) -> str:
+    """A name as `--host` or `--allow-host` gives it, as `host_name` reads it from a header (`::1` -> `[::1]`)."""
+    name = name.strip().lower()
+    return f"[{name}]" if ":" in name and not name.startswith("[") else host_name(name)
+
+
+class AllowedHosts:
+    """ASGI middleware answering 400 `{"error": ...}` to a request whose Host header is not one the server
+    was started for, before any route runs."""
+
+    def __init__(self, app, hosts: Iterable[str]):
+        self.app = app
+        self.hosts = {normal_host(host) for host in hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or "*" in self.hosts:
+            return await self.app(scope, receive, send)
+        header = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        if host_name(header) in self.hosts:
+            return await self.app(scope, receive, send)
+        shown = header[:100].encode("unicode_escape").decode("ascii")  # never echo control characters
+        message = (
+            f"this server does not answer for host {shown!r}; open it as http://localhost:PORT/, or start it with "
+            "--allow-host NAME"
+        )
+        return await JSONResponse({"error": message}, status_code=400)(scope, receive, send)

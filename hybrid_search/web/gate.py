@@ -45,10 +45,15 @@ class Gate:
         self.admitted = 0
         self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
 
+    @property
+    def what(self) -> str:
+        """What the gate admits, in the busy message: `searches`, `rerank searches`."""
+        return "searches" if self.name == "search" else f"{self.name} searches"
+
     async def run(self, fn: Callable[..., T], *args) -> T:
         if self.admitted >= self.capacity:
             raise Busy(
-                f"busy: {self.admitted} {self.name} searches running or waiting (at most {self.capacity}); "
+                f"busy: {self.admitted} {self.what} running or waiting (at most {self.capacity}); "
                 f"retry in {Busy.retry_after_s} s"
             )
         if self._limiter is None:

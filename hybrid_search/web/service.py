@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,8 +35,9 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 100
 DISPLAY_FIELDS = ["url", "repo", "path", "start_line", "func_name", "docstring", "code"]
 MODES_TTL_S = 30.0  # how long the list of available modes is trusted (the alias may move to a new build)
-# A page waits at most this long for Elasticsearch, once (no retries): the full corpus answers in well under a
-# second, and a hung cluster must not hold a request (and its worker) for the client's 4 x 10 s.
+# A page waits at most this long for Elasticsearch, once (a timeout is never retried): the full corpus answers in
+# well under a second, and a hung cluster must not hold a request (and its worker) for the client's 4 x 10 s.
+# A connection refused or cut is retried at once on the cluster's other nodes (`page_retries`).
 ES_TIMEOUT_S = 5.0
 CIRCUIT_COOLDOWN_S = 5.0  # how long a cluster found down is answered 503 at once before the next try
 WARM_UP_QUERY = "read a csv file"  # searched once per mode at start-up: loads spaCy, torch kernels, caches
@@ -57,6 +59,10 @@ class InvalidParameter(BadRequest):
 
 class Unavailable(Exception):
     """Search cannot run now: Elasticsearch unreachable, index missing or unusable (HTTP 503)."""
+
+
+class Refused(Unavailable):
+    """Elasticsearch answered, refusing the request (the index changed under the service, or is unusable)."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,9 @@ def load_optional_qrels(data_dir: Path | None) -> Qrels:
 
 
 def clean_query(text: str) -> str:
-    query = text.strip()
-    if not query:
+    """The query with control characters (NUL, escapes) as spaces; refused when nothing visible is left."""
+    query = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text).strip()
+    if not any(unicodedata.category(ch)[0] not in "CZ" for ch in query):  # only spaces and invisible format marks
         raise InvalidParameter("q: the query is empty")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidParameter(f"q: the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
@@ -101,6 +108,13 @@ def check_k(k: int) -> int:
     if not 1 <= k <= MAX_K:
         raise InvalidParameter(f"k: must be between 1 and {MAX_K}, got {k}")
     return k
+
+
+def page_retries(nodes: int) -> int:
+    """Retries of a page's request that could not connect: each other node, twice (a node marked dead comes back
+    to the pool after a second and may be picked again before the last healthy one); none with a single node.
+    A failure left after them means no node answered, and only then does the circuit open."""
+    return 2 * (nodes - 1)
 
 
 class Circuit:
@@ -147,7 +161,13 @@ class SearchService:
     def __init__(self, settings: EsSettings, index: str, data_dir: Path | None, paths: Paths):
         self.settings, self.index, self.paths = settings, index, paths
         # No check at start: the app must come up (and say so on the page) while Elasticsearch is down.
-        self.client = connect(settings, request_timeout=ES_TIMEOUT_S, check=False, max_retries=0)
+        self.client = connect(
+            settings,
+            request_timeout=ES_TIMEOUT_S,
+            check=False,
+            max_retries=page_retries(len(settings.urls)),
+            retry_on_timeout=False,
+        )
         self.qrels = load_optional_qrels(data_dir)
         self.circuit = Circuit()
         self._retrievers: dict[str, object] = {}
@@ -165,7 +185,7 @@ class SearchService:
             self.circuit.failed(message)
             raise Unavailable(message) from None
         except ApiError as exc:
-            raise Unavailable(describe_es_error(exc, self.settings.url, self.index)) from None
+            raise Refused(describe_es_error(exc, self.settings.url, self.index)) from None
         except HybridError as exc:
             raise Unavailable(str(exc)) from None
         self.circuit.succeeded()
@@ -188,6 +208,13 @@ class SearchService:
                 # Ranking needs only urls; what is shown is fetched for the top k alone (see `_display`).
                 self._retrievers[mode] = make_retriever(self.client, self.index, mode, paths=self.paths, source=["url"])
             return self._retrievers[mode]
+
+    def _forget(self, mode: str) -> None:
+        """Drop what was learnt about the index (its modes, the mode's retriever): a failed search may mean the
+        alias now points to another version, whose modes are read again."""
+        with self._lock:
+            self._retrievers.pop(mode, None)
+        self._modes = None
 
     def loaded(self) -> dict[str, object]:
         """mode -> the retriever built for it so far (with its models loaded)."""
@@ -227,8 +254,16 @@ class SearchService:
             raise BadRequest(f"mode '{mode}' is not available on '{self.index}'; available: {', '.join(modes)}")
         started = time.perf_counter()
         retriever = self._retriever(mode)
-        with self._es_errors():
-            ranking = retriever.search(query, k=k)
+        try:
+            with self._es_errors():
+                ranking = retriever.search(query, k=k)
+        except Refused:
+            self._forget(mode)
+            if mode not in self.modes():  # the alias moved to a version without it since the modes were read
+                raise BadRequest(
+                    f"mode '{mode}' is not available on '{self.index}'; available: {', '.join(self.modes())}"
+                ) from None
+            raise
         hits = ranking.hits
         shown = self._display(query, hits)
         wall_ms = (time.perf_counter() - started) * 1000

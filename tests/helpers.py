@@ -14,6 +14,14 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "csn-python"
 
 
+def corpus_actions(functions, version: str, **options):
+    """Bulk actions writing the corpus's documents into `version` through its load alias, as a build does."""
+    from hybrid_search.es.documents import docs_of, index_actions
+    from hybrid_search.es.indexing import load_alias
+
+    return index_actions(docs_of(functions), load_alias(version), **options)
+
+
 def delete_indices(es, alias: str) -> None:
     """Delete every index named after `alias`. The node refuses wildcard deletes
     (action.destructive_requires_name), so each index is named."""

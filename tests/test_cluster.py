@@ -33,7 +33,7 @@ from hybrid_search.retrieval import make_retriever
 from hybrid_search.web.app import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.cluster import QueryLoad, check_copies, master_name, wait_for_master, wait_for_status  # noqa: E402
+from benchmarks.cluster import QueryLoad, check_copies, master_name, wait_for_master, wait_for_status
 
 MODES = ("baseline", "lexical", "dense", "hybrid")
 TEXTS = ["process item number 7", "queue handler", "process the item", "item 42 of the queue"]

@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from es_node import ThrowawayNode
-from helpers import generated_corpus, make_function, pair_records, synthetic_pairs, write_jsonl_gz
+from helpers import corpus_actions, generated_corpus, make_function, pair_records, synthetic_pairs, write_jsonl_gz
 
 from hybrid_search.cli import cli
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.data.types import doc_id
 from hybrid_search.es import indexing
+from hybrid_search.es.bulk import bulk_load
 from hybrid_search.pipeline.build import build_index, source_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -202,7 +203,7 @@ def test_crash_between_count_check_and_alias_move_is_resumed(es, tiny_data, inde
     """Injected at the narrowest point, since no real fault lands there reliably: the version is marked complete
     (as `finish_version` does after its count check) but the alias never moved, as if the process died between."""
     version = indexing.create_version(es, index_name, source_fingerprint(tiny_data, None))
-    indexing.bulk_load(es, indexing.bulk_actions(read_corpus(tiny_data, ReadReport()), version))
+    bulk_load(es, corpus_actions(read_corpus(tiny_data, ReadReport()), version))
     es.indices.put_mapping(index=version, meta={**indexing.index_meta(es, version), "status": "complete", "count": 6})
     report = build_index(es, tiny_data, index_name, progress=False)
     assert report.resumed and report.index == version and indexing.aliased_index(es, index_name) == version

@@ -4,13 +4,15 @@ import json
 
 import numpy as np
 import pytest
-from helpers import make_function, write_jsonl_gz
+from helpers import corpus_actions, make_function, write_jsonl_gz
 
 from hybrid_search import HybridError
 from hybrid_search.config import Paths
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.data.types import Function
 from hybrid_search.es import indexing
+from hybrid_search.es.bulk import bulk_load
+from hybrid_search.es.documents import source_json
 from hybrid_search.es.mappings import index_body, with_vectors
 from hybrid_search.pipeline.build import build_index, source_fingerprint
 from hybrid_search.retrieval.lexical import BaselineRetriever, LexicalRetriever
@@ -46,7 +48,7 @@ def test_interrupted_build_is_resumed_into_the_same_index(es, tiny_data, index_n
     build = source_fingerprint(tiny_data, None)
     partial = indexing.create_version(es, index_name, build)
     functions = list(read_corpus(tiny_data, ReadReport()))[:3]
-    indexing.bulk_load(es, indexing.bulk_actions(functions, partial))  # then the "crash"
+    bulk_load(es, corpus_actions(functions, partial))  # then the "crash"
     report = build_index(es, tiny_data, index_name, progress=False)
     assert report.resumed and report.index == partial
     assert es.count(index=index_name)["count"] == 6
@@ -111,9 +113,9 @@ def test_concurrent_bulk_writers_index_every_document_once_with_its_vector(es, i
     vectors = np.random.default_rng(0).standard_normal((len(functions), 8)).astype(np.float32)
     by_url = {f.url: v for f, v in zip(functions, vectors)}
     version = indexing.create_version(es, index_name, {"source": "test"}, with_vectors(index_body(), 8, "fake"))
-    actions = indexing.bulk_actions(functions, version, encode=lambda batch: [by_url[f.url] for f in batch], chunk=300)
+    actions = corpus_actions(functions, version, encode=lambda batch: [by_url[f.url] for f in batch], chunk=300)
     done = []
-    result = indexing.bulk_load(es, actions, on_done=done.append, chunk_size=100, writers=3)
+    result = bulk_load(es, actions, on_done=done.append, chunk_size=100, writers=3)
     assert result.indexed == 1200 and not result.failed and sum(done) == 1200
     es.indices.refresh(index=version)
     assert es.count(index=version)["count"] == 1200
@@ -127,16 +129,16 @@ def test_an_error_in_one_bulk_writer_stops_all_and_is_raised(es, index_name):
     version = indexing.create_version(es, index_name, {"source": "test"})
 
     def actions():
-        yield from indexing.bulk_actions(_functions(250), version)
+        yield from corpus_actions(_functions(250), version)
         raise HybridError("corpus file broken")  # e.g. --strict meeting a bad record mid-stream
 
     with pytest.raises(HybridError, match="corpus file broken"):
-        indexing.bulk_load(es, actions(), chunk_size=50, writers=2)
+        bulk_load(es, actions(), chunk_size=50, writers=2)
 
 
 def test_sources_are_serialised_with_exact_float32_vectors_whatever_the_text():
     vector = np.array([0.1, -1e-8, 3.4e38, 1 / 3], dtype=np.float32)
     for code in ("def f():\n    return 'é'", "lone \ud800 surrogate"):  # orjson refuses the second: json writes it
-        source = json.loads(indexing.source_json({"code": code, "embedding": vector}))
+        source = json.loads(source_json({"code": code, "embedding": vector}))
         assert source["code"] == code
         assert np.array_equal(np.asarray(source["embedding"], dtype=np.float32), vector)

@@ -9,8 +9,8 @@ import yaml
 
 from hybrid_search import HybridError
 from hybrid_search.config import EsSettings
+from hybrid_search.es.bulk import _short_of_copies
 from hybrid_search.es.cluster import ClusterSpec
-from hybrid_search.es.indexing import _short_of_copies
 from hybrid_search.es.layout import DFS, QUERY_THEN_FETCH, IndexLayout, default_layout, search_type_of
 
 REPO = Path(__file__).resolve().parents[1]

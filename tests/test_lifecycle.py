@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 
-from helpers import make_function, write_jsonl_gz
+from helpers import corpus_actions, make_function, write_jsonl_gz
 from test_faults import assert_exactly, one_error_line, run_cli, start_cli, wait_until_indexing
 
 from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.es import indexing
+from hybrid_search.es.bulk import bulk_load
 from hybrid_search.es.mappings import index_body
 from hybrid_search.pipeline.build import build_index, source_fingerprint
 
@@ -141,7 +142,7 @@ def test_a_crashed_build_with_other_mappings_is_not_resumed(es, tiny_data, index
     unrecorded = {key: value for key, value in current.items() if key != "index"}
     for stale in (unrecorded, {**current, "index": "0" * 12}):
         old = indexing.create_version(es, index_name, stale, index_body() if stale is unrecorded else other)
-        indexing.bulk_load(es, indexing.bulk_actions(read_corpus(tiny_data, ReadReport()), old))
+        bulk_load(es, corpus_actions(read_corpus(tiny_data, ReadReport()), old))
         report = build_index(es, tiny_data, index_name, progress=False)
         assert not report.resumed and report.index != old
     live = indexing.aliased_index(es, index_name)

@@ -129,7 +129,11 @@ def index_cmd(
         typed_data = click.get_current_context().get_parameter_source("data") == ParameterSource.COMMANDLINE
         if typed_data or limit or strict or rejects:
             raise HybridError("--data, --limit, --strict and --rejects apply to the corpus, not to --source")
-        return index_source(obj, source, watch, rebuild, encoder, reads_docstring, bulk_size, bulk_retries, progress)
+        if shards is not None or replicas is not None or dfs is not None:
+            # A codebase is small: one shard, no replica, and its ranking needs no cross-shard statistics.
+            raise HybridError("--shards, --replicas and --dfs apply to the corpus; a --source index has one shard")
+        bulk = {"chunk_size": bulk_size, "max_retries": bulk_retries, "writers": bulk_writers}
+        return index_source(obj, source, watch, rebuild, encoder, reads_docstring, bulk, progress)
     if watch:
         raise HybridError("--watch needs --source PATH (the corpus does not change)")
     from hybrid_search.data.corpus import count_records
@@ -171,9 +175,7 @@ def index_cmd(
         fail(failure, code=3)
 
 
-def index_source(
-    obj: Context, source: Path, watch, rebuild, encoder, reads_docstring, bulk_size, bulk_retries, progress
-) -> None:
+def index_source(obj: Context, source: Path, watch, rebuild, encoder, reads_docstring, bulk: dict, progress) -> None:
     """`hybrid index --source`: build or update the index of a folder, then, with --watch, keep it current."""
     from hybrid_search.pipeline.source import choose_encoder, default_alias, describe_sync, sync_source, watch_source
 
@@ -191,8 +193,7 @@ def index_source(
             encoder=model,
             rebuild=rebuild_now,
             progress=progress_now,
-            chunk_size=bulk_size,
-            max_retries=bulk_retries,
+            **bulk,
         )
 
     def show(report) -> None:

@@ -1,4 +1,4 @@
-"""Bulk indexing into a versioned index behind an alias.
+"""Versioned indices behind an alias (documents: es/documents.py; bulk loading: es/bulk.py).
 
 A build writes into `<alias>-v<timestamp>` with refresh disabled, checks the document count, then moves
 the alias in one atomic `_aliases` call: users keep searching the old version until the new one is whole.
@@ -8,26 +8,17 @@ and since document ids derive from urls, re-sending documents overwrites instead
 
 from __future__ import annotations
 
-import itertools
-import json
+import copy
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
 
-import numpy as np
-import orjson
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
-from elasticsearch.helpers import streaming_bulk
 
 from hybrid_search import HybridError
-from hybrid_search.data.code import name_subtokens, strip_docstring
-from hybrid_search.data.types import Function
 from hybrid_search.es import lease
-from hybrid_search.es.mappings import VECTOR_FIELD, index_body
+from hybrid_search.es.bulk import bulk_load
+from hybrid_search.es.mappings import index_body
 
 _VALID_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,200}")
 
@@ -39,58 +30,6 @@ def validate_name(name: str) -> str:
     return name
 
 
-def document(function: Function, masked: bool = False) -> dict:
-    """The indexed source of one function. `masked` drops its docstring (valid-partition protocol)."""
-    return {
-        "url": function.url,
-        "repo": function.repo,
-        "sha": function.sha,
-        "path": function.path,
-        "start_line": function.start_line,
-        "end_line": function.end_line,
-        "language": function.language,
-        "partition": function.partition,
-        "masked": masked,
-        "func_name": function.func_name,
-        "name_subtokens": name_subtokens(function.func_name),
-        "docstring": "" if masked else function.docstring,
-        "code": strip_docstring(function.code) if masked else function.code,
-        "body": strip_docstring(function.code),
-    }
-
-
-def source_json(source: dict) -> bytes:
-    """A document's source as JSON, serialised here rather than by the bulk helper: orjson writes a float32
-    vector in its shortest exact form, 17x faster than `json` writes it as a list of Python floats (~110 s of
-    a 2-core machine's CPU for the full corpus's 256-d vectors) and in 40% fewer bytes."""
-    try:
-        return orjson.dumps(source, option=orjson.OPT_SERIALIZE_NUMPY)
-    except orjson.JSONEncodeError:  # text orjson refuses (a lone surrogate) is escaped as `json` does
-        return json.dumps({k: v.tolist() if hasattr(v, "tolist") else v for k, v in source.items()}).encode()
-
-
-def bulk_actions(
-    functions: Iterable[Function],
-    index: str,
-    encode: Callable[[list[Function]], Sequence] | None = None,
-    chunk: int = 1024,
-) -> Iterator[dict]:
-    """Index actions into version `index`, through its load alias (see `load_alias`), with each source already
-    serialised (`source_json`); with `encode` (functions -> vectors), chunks are encoded and fill the
-    `embedding` field."""
-    target = load_alias(index)
-    if encode is None:
-        for function in functions:
-            source = source_json(document(function))
-            yield {"_op_type": "index", "_index": target, "_id": function.doc_id, "_source": source}
-        return
-    iterator = iter(functions)
-    while batch := list(itertools.islice(iterator, chunk)):
-        for function, vector in zip(batch, encode(batch)):
-            source = source_json({**document(function), VECTOR_FIELD: np.asarray(vector, dtype=np.float32)})
-            yield {"_op_type": "index", "_index": target, "_id": function.doc_id, "_source": source}
-
-
 def load_alias(index: str) -> str:
     """The alias bulk writes go through while `index` is built (`bulk_load` requires an alias).
 
@@ -99,138 +38,6 @@ def load_alias(index: str) -> str:
     `action.auto_create_index`.
     """
     return f"{index}-load"
-
-
-class Rejected(NamedTuple):
-    """A document ES did not index, after any retries."""
-
-    doc_id: str
-    status: int
-    reason: str
-
-    @property
-    def transient(self) -> bool:
-        """Back-pressure (429) or a server-side error: the document itself may be fine, a re-run retries it."""
-        return self.status == 429 or self.status >= 500
-
-
-@dataclass
-class BulkResult:
-    indexed: int = 0
-    failed: list[Rejected] = field(default_factory=list)
-
-    @property
-    def transient(self) -> list[Rejected]:
-        return [r for r in self.failed if r.transient]
-
-
-class SharedActions:
-    """One action stream read by several bulk writers: `next` under a lock (a generator is not thread-safe, and
-    whoever takes the lock runs the stream's encoding, while the other writers' requests are in flight);
-    `stop` ends it for every writer."""
-
-    def __init__(self, actions: Iterable[dict]):
-        self._actions, self._lock, self.stopped = iter(actions), threading.Lock(), False
-
-    def __iter__(self) -> SharedActions:
-        return self
-
-    def __next__(self) -> dict:
-        with self._lock:
-            if self.stopped:
-                raise StopIteration
-            return next(self._actions)
-
-
-def bulk_load(
-    client: Elasticsearch,
-    actions: Iterable[dict],
-    on_done: Callable[[int], None] = lambda n: None,
-    chunk_size: int = 500,
-    max_retries: int = 5,
-    initial_backoff: float = 1.0,
-    copies: int = 1,
-    writers: int = 2,
-) -> BulkResult:
-    """Stream actions with `writers` concurrent bulk requests; 429 back-pressure is retried with exponential
-    backoff, and documents that still fail (with the document's own error, or the whole request's) are
-    collected instead of raised.
-
-    `copies`: each request waits until that many copies of every shard it writes are active
-    (`wait_for_active_shards`), and a document whose `_shards.successful` reports fewer copies is counted
-    as refused (503, transient: a re-run writes it again) rather than indexed.
-
-    Several writers keep Elasticsearch's write threads busy while the client encodes and serialises the next
-    chunk (one writer left one of two cores idle most of the time). A lost connection still raises
-    (TransportError): the build stays resumable and the caller reports it; the other writers stop after their
-    request in flight. Every action must target an alias (`load_alias`): a missing one fails with 404, never
-    auto-creates.
-    """
-    result, lock, shared = BulkResult(), threading.Lock(), SharedActions(actions)
-
-    def write() -> None:
-        for ok, item in streaming_bulk(
-            client,
-            shared,
-            chunk_size=chunk_size,
-            max_chunk_bytes=20 * 1024 * 1024,
-            raise_on_error=False,
-            raise_on_exception=False,
-            max_retries=max_retries,
-            initial_backoff=initial_backoff,
-            max_backoff=30,
-            require_alias=True,
-            wait_for_active_shards=copies,
-        ):
-            info = next(iter(item.values()))
-            with lock:
-                if ok and (short := _short_of_copies(info, copies)):
-                    result.failed.append(Rejected(str(info.get("_id")), 503, short))
-                elif ok:
-                    result.indexed += 1
-                else:
-                    result.failed.append(Rejected(str(info.get("_id")), int(info.get("status") or 0), _reason(info)))
-                on_done(1)
-
-    writers = max(1, writers)
-    with ThreadPoolExecutor(writers, thread_name_prefix="bulk") as pool:
-        futures = [pool.submit(write) for _ in range(writers)]
-        try:
-            # Returns once every writer is done, or at the first error, which `result()` raises as one writer
-            # would have.
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in done:
-                future.result()
-        finally:
-            shared.stopped = True  # on an error or Ctrl-C the others stop after their request in flight
-    return result
-
-
-def _short_of_copies(info: dict, copies: int) -> str | None:
-    """Why an acknowledged write does not count: fewer shard copies than asked took it (None: enough did)."""
-    shards = info.get("_shards") or {}
-    successful = shards.get("successful", copies)
-    if successful >= copies:
-        return None
-    return f"written to {successful} of the {copies} shard copies required ({shards.get('failed', 0)} failed)"
-
-
-def _reason(info: dict) -> str:
-    """One line: `type: reason` of a per-document error and of its cause (where ES says what was wrong),
-    or the failed request's error. Each part is cut short: ES quotes the offending value, however long."""
-    error = info.get("error")
-    if not isinstance(error, dict):
-        return _one_line(str(error))
-    reason = f"{error.get('type')}: {_one_line(str(error.get('reason')))}"
-    cause = error.get("caused_by")
-    if isinstance(cause, dict):
-        reason += f" (caused by {cause.get('type')}: {_one_line(str(cause.get('reason')))})"
-    return reason
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------- versions and alias
@@ -318,7 +125,7 @@ def create_version(client: Elasticsearch, alias: str, build: dict, body: dict | 
 
     No exists-then-create: another build may take the name in between. A name taken is the next second's.
     """
-    body = body or index_body()
+    body = copy.deepcopy(body) if body else index_body()  # the caller's body is left as it was
     body["settings"]["refresh_interval"] = "-1"
     meta = {**body["mappings"].get("_meta", {}), "status": "building", "build": build, "lease": lease.new_lease()}
     body["mappings"]["_meta"] = meta
@@ -389,10 +196,10 @@ def load_fresh(
     validate_name(name)
     if client.indices.exists(index=name):
         client.indices.delete(index=name)
-    body = body or index_body()
+    body = copy.deepcopy(body) if body else index_body()  # the caller's body is left as it was
     body["settings"]["refresh_interval"] = "-1"
     body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "status": "building", "build": build}
-    load = load_alias(name)  # `actions` target it (see `bulk_actions`)
+    load = load_alias(name)  # `actions` target it (see `documents.index_actions`)
     client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"], aliases={load: {}})
     result = bulk_load(client, actions, on_done=on_done)
     if result.failed:

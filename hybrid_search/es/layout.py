@@ -7,6 +7,7 @@ Why these defaults: docs/scaling.md (measured NDCG and recall on 1 vs 3 shards, 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass
 
@@ -80,7 +81,8 @@ def default_layout(
 
 
 def apply_layout(body: dict, layout: IndexLayout) -> dict:
-    """`body` (settings and mappings) with the layout's shards and replicas and its `_meta.layout`."""
+    """A copy of `body` (settings and mappings) with the layout's shards and replicas and its `_meta.layout`."""
+    body = copy.deepcopy(body)
     body["settings"]["number_of_shards"] = layout.shards
     body["settings"]["number_of_replicas"] = layout.replicas
     body["mappings"]["_meta"] = {**body["mappings"].get("_meta", {}), "layout": layout.to_dict()}

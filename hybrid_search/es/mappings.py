@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -26,6 +27,29 @@ def index_body(name: str = "functions") -> dict:
 
 
 VECTOR_FIELD = "embedding"
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """The vectors a version holds: their size and the encoder that makes them (its name, its folder)."""
+
+    dims: int
+    encoder: str
+    encoder_path: str = ""
+
+
+def version_body(*, vectors: Vectors | None = None, layout=None, source_fields: bool = False) -> dict:
+    """Settings and mappings of a new version, built from plain values into a fresh dict: es_mappings, plus
+    the vector field (`vectors`), a source folder's fields (`source_fields`) and shards, replicas and search
+    type (`layout`, an `es.layout.IndexLayout`; default: es_mappings' own)."""
+    from hybrid_search.es.layout import apply_layout
+
+    body = index_body()
+    if vectors is not None:
+        body = with_vectors(body, vectors.dims, vectors.encoder, vectors.encoder_path)
+    if source_fields:
+        body = with_source_fields(body)
+    return apply_layout(body, layout) if layout is not None else body
 
 
 def with_vectors(body: dict, dims: int, encoder: str, encoder_path: str = "") -> dict:

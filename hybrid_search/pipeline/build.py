@@ -17,8 +17,10 @@ from tqdm import tqdm
 from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, corpus_files, count_records, read_corpus
 from hybrid_search.es import indexing, lease
-from hybrid_search.es.layout import IndexLayout, apply_layout, data_node_count, default_layout
-from hybrid_search.es.mappings import index_body, with_vectors
+from hybrid_search.es.bulk import BulkResult, Rejected, bulk_load
+from hybrid_search.es.documents import docs_of, index_actions
+from hybrid_search.es.layout import IndexLayout, data_node_count, default_layout
+from hybrid_search.es.mappings import Vectors, version_body
 
 if TYPE_CHECKING:  # torch is imported only when an encoder is used
     from hybrid_search.encoder.encoder import Encoder
@@ -31,7 +33,7 @@ class BuildReport:
     read: ReadReport
     indexed: int = 0
     duplicates: int = 0
-    failed: list[indexing.Rejected] = field(default_factory=list)
+    failed: list[Rejected] = field(default_factory=list)
     previous: str | None = None
     resumed: bool = False
     up_to_date: bool = False
@@ -42,12 +44,9 @@ class BuildReport:
     layout: IndexLayout = field(default_factory=IndexLayout)
 
 
-def version_body(encoder: Encoder | None = None, layout: IndexLayout | None = None) -> dict:
-    """Settings and mappings of a new version: es_mappings, plus the vector field sized for `encoder`, laid out
-    as `layout` says (shards, replicas; default: es_mappings' own)."""
-    body = index_body()
-    body = with_vectors(body, encoder.dims, encoder.name, str(encoder.path or "")) if encoder else body
-    return apply_layout(body, layout) if layout else body
+def vectors_of(encoder) -> Vectors | None:
+    """What a version's vector field records of the encoder that fills it (es/ knows no encoder)."""
+    return Vectors(encoder.dims, encoder.name, str(encoder.path or "")) if encoder is not None else None
 
 
 def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None = None, shards: int = 1) -> dict:
@@ -61,7 +60,8 @@ def source_fingerprint(source: Path, limit: int | None, encoder: Encoder | None 
     build = {"source": str(source.resolve()), "files": digest.hexdigest(), "limit": limit or 0}
     if encoder is not None:
         build["encoder"] = {"name": encoder.name, "weights": encoder.fingerprint()}
-    build["index"] = body_digest(version_body(encoder, IndexLayout(shards=shards) if shards != 1 else None))
+    layout = IndexLayout(shards=shards) if shards != 1 else None
+    build["index"] = body_digest(version_body(vectors=vectors_of(encoder), layout=layout))
     return build
 
 
@@ -114,7 +114,9 @@ def build_index(
         indexing.set_layout(client, index, layout)  # replicas and search type as asked this time
         if reused := _complete_made_live(client, alias, index, strict, layout):
             return reused
-    index = index or indexing.create_version(client, alias, build, version_body(encoder, layout))
+    index = index or indexing.create_version(
+        client, alias, build, version_body(vectors=vectors_of(encoder), layout=layout)
+    )
     report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed, layout=layout)
 
     seen: set[str] = set()
@@ -133,8 +135,8 @@ def build_index(
     bar = tqdm(total=total, unit=" fn", desc=f"indexing {index}", disable=not progress, smoothing=0.05)
     with bar, lease.Renewal(client, index):  # a prune or another build leaves this version alone meanwhile
         encode = encoder.encode_functions if encoder else None
-        actions = indexing.bulk_actions(unique(functions), index, encode=encode)
-        result = indexing.bulk_load(
+        actions = index_actions(docs_of(unique(functions)), indexing.load_alias(index), encode=encode)
+        result = bulk_load(
             client,
             actions,
             on_done=bar.update,
@@ -203,7 +205,7 @@ def _complete_made_live(
     )
 
 
-def _check_target(client: Elasticsearch, index: str, result: indexing.BulkResult) -> None:
+def _check_target(client: Elasticsearch, index: str, result: BulkResult) -> None:
     """Writes refused with 404 lost their target: a version deleted mid-build must fail the build, not be
     counted as documents refused for good (and then served without them)."""
     if not any(r.status == 404 for r in result.failed):
@@ -219,7 +221,7 @@ def _check_target(client: Elasticsearch, index: str, result: indexing.BulkResult
     )
 
 
-def write_rejects(path: Path, rejected: list[indexing.Rejected]) -> Path | None:
+def write_rejects(path: Path, rejected: list[Rejected]) -> Path | None:
     """The documents ES refused, one a line: id, HTTP status, reason (tab-separated, with a header)."""
     if not rejected:
         return None

@@ -24,8 +24,10 @@ from hybrid_search.data.annotations import load_qrels, load_queries
 from hybrid_search.data.corpus import read_corpus
 from hybrid_search.data.types import Function, doc_id
 from hybrid_search.es import indexing
-from hybrid_search.es.mappings import index_body, with_vectors
+from hybrid_search.es.documents import docs_of, index_actions
+from hybrid_search.es.mappings import version_body
 from hybrid_search.evaluation.mrr import mean_reciprocal_rank
+from hybrid_search.pipeline.build import vectors_of
 from hybrid_search.retrieval import fusion
 from hybrid_search.retrieval.base import Ranking
 from hybrid_search.retrieval.exact import top_k
@@ -109,14 +111,12 @@ def build_realq_index(
     built = indexing.current_build(client, name) or {}
     if built.get("content") == content and (identity is None or built.get("encoder") == identity):
         return name
-    body, build = index_body(), {"content": content}
+    body, build = version_body(vectors=vectors_of(encoder)), {"content": content}
     if encoder is not None:
-        # `build.encoder` is where retrievers check that a tuned choice was made for these vectors.
-        body = with_vectors(body, encoder.dims, encoder.name, str(encoder.path or ""))
-        build["encoder"] = identity
+        build["encoder"] = identity  # where retrievers check that a tuned choice was made for these vectors
     encode = encoder.encode_functions if encoder is not None else None
     with tqdm(total=len(functions), desc=f"indexing {name}", unit=" fn", disable=not progress) as bar:
-        actions = indexing.bulk_actions(functions, name, encode=encode)
+        actions = index_actions(docs_of(functions), indexing.load_alias(name), encode=encode)
         indexing.load_fresh(
             client, name, actions, build=build, body=body, what="the real-query index", on_done=bar.update
         )

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +52,11 @@ from hybrid_search.data.extract import Extracted, ParseFailure
 from hybrid_search.data.types import Function
 from hybrid_search.data.units import extract_units
 from hybrid_search.es import indexing, lease
-from hybrid_search.es.mappings import VECTOR_FIELD, with_source_fields
+from hybrid_search.es.bulk import bulk_load
+from hybrid_search.es.documents import Doc, index_actions
+from hybrid_search.es.mappings import version_body
 from hybrid_search.es.queries import functions_of_paths
-from hybrid_search.pipeline.build import body_digest, version_body
+from hybrid_search.pipeline.build import body_digest, vectors_of
 from hybrid_search.retrieval.codebase import KIND  # `_meta.build.kind` of an index made from a folder
 
 if TYPE_CHECKING:  # torch is imported only when an encoder is used
@@ -113,7 +115,7 @@ def source_build(checkout: Checkout, encoder: Encoder | DeferredEncoder | None) 
 
 
 def source_body(encoder: Encoder | None) -> dict:
-    return with_source_fields(version_body(encoder))
+    return version_body(vectors=vectors_of(encoder), source_fields=True)
 
 
 def choose_encoder(
@@ -223,24 +225,6 @@ def content_hash(function: Function, kind: str = "function") -> str:
     return hashlib.sha1(json.dumps([*fields, function.docstring, kind]).encode()).hexdigest()
 
 
-def index_actions(
-    items: Iterable[tuple[str, Document]], target: str, encode: Callable | None, on_encode=lambda s: None
-) -> Iterator[dict]:
-    """Bulk index actions for (doc id, document), encoded in chunks when there is an encoder."""
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, 512)):
-        vectors = [None] * len(batch)
-        if encode is not None:
-            started = time.monotonic()
-            vectors = encode([function for _, (function, _, _) in batch])
-            on_encode(time.monotonic() - started)
-        for (doc_id, (function, digest, fields)), vector in zip(batch, vectors):
-            source = {**indexing.document(function), "fn_sha": digest, **fields}
-            if vector is not None:
-                source[VECTOR_FIELD] = [float(x) for x in vector]
-            yield {"_op_type": "index", "_index": target, "_id": doc_id, "_source": source}
-
-
 # ---------------------------------------------------------------- the index side
 
 
@@ -297,8 +281,9 @@ def sync_source(
     progress: bool = True,
     chunk_size: int = 500,
     max_retries: int = 5,
+    writers: int = 2,
 ) -> SyncReport:
-    """Index the functions of the folder `root` behind `alias`, or bring that index up to date with it.
+    """Index the units of the folder `root` behind `alias`, or bring that index up to date with it.
 
     See the module docstring for what is compared and written. Raises HybridError (one line) when the
     alias holds something else, or when Elasticsearch refused writes (the run can be repeated).
@@ -332,7 +317,8 @@ def sync_source(
         writes, deletes, final, expected = _plan(checkout, to_read, gone, stored, pending, report, progress)
         report.unchanged += before - sum(len(ids) for ids in stored.values())  # in files not read
         target = indexing.load_alias(index) if building else alias  # bulk writes go through an alias
-        _apply(client, target, writes, deletes, encoder, report, progress, chunk_size, max_retries)
+        bulk = {"chunk_size": chunk_size, "max_retries": max_retries, "writers": writers}
+        _apply(client, target, writes, deletes, encoder, report, progress, bulk)
     if building:
         indexing.merge_segments(client, index)
         report.previous = indexing.finish_version(client, index, alias, expected, {"files": final})
@@ -409,20 +395,23 @@ def _apply(
     encoder: Encoder | None,
     report: SyncReport,
     progress: bool,
-    chunk_size: int,
-    max_retries: int,
+    bulk: dict,
 ) -> None:
-    """Delete, then write (encoding as it goes); refused writes are one HybridError line."""
+    """Delete, then write (encoding as it goes, `bulk` as `bulk_load` takes it); refused writes are one
+    HybridError line."""
 
-    def timed(seconds: float) -> None:
-        report.encode_seconds += seconds
+    def timed_encode(functions: list[Function]):
+        started = time.monotonic()
+        vectors = encoder.encode_functions(functions)
+        report.encode_seconds += time.monotonic() - started
+        return vectors
 
-    encode = encoder.encode_functions if encoder else None
+    docs = (Doc(doc_id, function, {"fn_sha": digest, **fields}) for doc_id, (function, digest, fields) in writes)
     removals = ({"_op_type": "delete", "_index": target, "_id": doc_id} for doc_id in deletes)
-    actions = itertools.chain(removals, index_actions(writes, target, encode, timed))
+    actions = itertools.chain(removals, index_actions(docs, target, timed_encode if encoder else None, chunk=512))
     total = len(writes) + len(deletes)
     with tqdm(total=total, unit=" fn", desc=f"writing {target}", disable=not progress or not total) as bar:
-        result = indexing.bulk_load(client, actions, on_done=bar.update, chunk_size=chunk_size, max_retries=max_retries)
+        result = bulk_load(client, actions, on_done=bar.update, **bulk)
     deleting = set(deletes)
     refused = [r for r in result.failed if not (r.status == 404 and r.doc_id in deleting)]  # already gone: fine
     if refused:

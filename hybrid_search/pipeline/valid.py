@@ -31,6 +31,7 @@ from hybrid_search.data.corpus import ReadReport, read_corpus
 from hybrid_search.data.pairs import Pair, make_pairs
 from hybrid_search.data.types import Function
 from hybrid_search.es import indexing, queries
+from hybrid_search.es.documents import Doc, docs_of, index_actions
 from hybrid_search.evaluation.mrr import mean_reciprocal_rank, recall_at
 from hybrid_search.retrieval.base import Ranking
 
@@ -69,14 +70,15 @@ def build_valid_index(
 
     load = indexing.load_alias(name)  # bulk_load writes through an alias only: never auto-creates `name`
 
-    def actions():
-        for function in functions:
-            yield {"_index": load, "_id": function.doc_id, "_source": indexing.document(function)}
+    def docs():
+        yield from docs_of(functions)
         for query in queries:
-            yield {"_index": load, "_id": masked_id(query), "_source": indexing.document(query.function, masked=True)}
+            yield Doc(masked_id(query), query.function, masked=True)
 
     with tqdm(total=len(functions) + len(queries), desc=f"indexing {name}", unit=" fn", disable=not progress) as bar:
-        indexing.load_fresh(client, name, actions(), build=fingerprint, what="the valid index", on_done=bar.update)
+        indexing.load_fresh(
+            client, name, index_actions(docs(), load), build=fingerprint, what="the valid index", on_done=bar.update
+        )
     return name
 
 

@@ -7,7 +7,8 @@ from elasticsearch import Elasticsearch
 from hybrid_search import HybridError
 from hybrid_search.encoder import TextEncoder
 from hybrid_search.es.queries import SEARCH_OPTIONS, Source, exact_vector_search, knn_search
-from hybrid_search.retrieval.base import OneAtATime, OpenedIndex, Ranking, Timer, hits_of, plain_text, retrying_search
+from hybrid_search.es.search import retrying_search
+from hybrid_search.retrieval.base import OneAtATime, OpenedIndex, Ranking, Timer, hits_of, plain_text
 from hybrid_search.retrieval.codebase import CodebaseParams, is_codebase
 from hybrid_search.retrieval.params import DenseParams
 

@@ -8,8 +8,9 @@ method, weights and depth chosen on the valid partition (`hybrid tune hybrid`).
 from __future__ import annotations
 
 from hybrid_search.es.queries import msearch_lines
+from hybrid_search.es.search import msearch
 from hybrid_search.retrieval import fusion
-from hybrid_search.retrieval.base import Hit, OneAtATime, OpenedIndex, Ranking, Timer, hits_of, msearch
+from hybrid_search.retrieval.base import Hit, OneAtATime, OpenedIndex, Ranking, Timer, hits_of
 from hybrid_search.retrieval.dense import DenseRetriever
 from hybrid_search.retrieval.lexical import LexicalRetriever
 from hybrid_search.retrieval.params import FusionParams

@@ -8,7 +8,8 @@ from elasticsearch import Elasticsearch
 
 from hybrid_search.es.layout import search_type_of
 from hybrid_search.es.queries import Source, baseline_search, lexical_search, msearch_lines
-from hybrid_search.retrieval.base import ModeDefaults, OpenedIndex, Ranking, Timer, hits_of, msearch, plain_text
+from hybrid_search.es.search import msearch
+from hybrid_search.retrieval.base import ModeDefaults, OpenedIndex, Ranking, Timer, hits_of, plain_text
 from hybrid_search.retrieval.codebase import CodebaseParams, codebase_body, is_codebase
 from hybrid_search.retrieval.params import LexicalParams
 

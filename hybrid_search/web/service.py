@@ -26,9 +26,10 @@ from hybrid_search.data.annotations import Qrels, load_qrels
 from hybrid_search.es.client import connect
 from hybrid_search.es.errors import describe_es_error
 from hybrid_search.es.queries import display_search
+from hybrid_search.es.search import retrying_search
 from hybrid_search.evaluation.ndcg import query_ndcg
 from hybrid_search.retrieval import available_modes, default_mode, make_retriever
-from hybrid_search.retrieval.base import Hit, retrying_search
+from hybrid_search.retrieval.base import Hit
 from hybrid_search.web.highlight import matched_terms
 
 MAX_QUERY_CHARS = 1000

@@ -33,8 +33,8 @@ ES_GRID = {
     "words": [1.0, 2.0],
     "prefixes": [1.0],
     "symbol_boost": [30.0],
-    "private": [1.0, 0.7, 0.5],
-    "compat": [0.3, 0.6],
+    "private": [1.0, 0.5],
+    "compat": [0.3],
 }
 FUSION_GRID = [None, (0.5, 0.5), (0.7, 0.3), (0.85, 0.15)]  # None: lexical alone
 ARRANGE_GRID = {"coherence": [0.2, 0.4, 0.6], "same_file_decay": [0.1, 0.3, 0.5]}

@@ -25,14 +25,14 @@ from hybrid_search.retrieval.base import MODES
 @click.pass_obj
 def search_cmd(obj: Context, query: str, mode: str | None, k: int, lines: int):
     """Search the index and print ranked functions."""
-    from hybrid_search.retrieval import available_modes, default_mode, make_retriever
+    from hybrid_search.retrieval import index_default_mode, make_retriever
 
     if not query.strip():
         raise HybridError("the query is empty")
     try:
         client = obj.client()
         index = obj.require_index(client)
-        mode = mode or default_mode(available_modes(client, index, paths=obj.paths))
+        mode = mode or index_default_mode(client, index, paths=obj.paths)
         ranking = make_retriever(client, index, mode, paths=obj.paths).search(query, k=k)
     except KeyboardInterrupt:  # nothing to resume in a search
         fail("interrupted", code=130)

@@ -10,7 +10,16 @@ from hybrid_search.config import Paths
 from hybrid_search.retrieval.base import Hit, OpenedIndex, Ranking, Retriever
 from hybrid_search.retrieval.modes import BY_NAME, CODEBASE_DEFAULT_ORDER, DEFAULT_ORDER, MODES, TABLE
 
-__all__ = ["MODES", "Hit", "Ranking", "Retriever", "available_modes", "default_mode", "make_retriever"]
+__all__ = [
+    "MODES",
+    "Hit",
+    "Ranking",
+    "Retriever",
+    "available_modes",
+    "default_mode",
+    "index_default_mode",
+    "make_retriever",
+]
 
 
 def retriever_class(mode: str) -> type:
@@ -65,3 +74,12 @@ def default_mode(modes: list[str], *, codebase: bool = False) -> str:
     """The first of the default order that `modes` holds (a codebase index has its own order)."""
     order = CODEBASE_DEFAULT_ORDER if codebase else DEFAULT_ORDER
     return next(m for m in order if m in modes)
+
+
+def index_default_mode(client: Elasticsearch, index: str, *, paths: Paths) -> str:
+    """The mode a search of `index` runs when none is asked for."""
+    from hybrid_search.es.indexing import index_meta
+    from hybrid_search.retrieval.codebase import is_codebase
+
+    codebase = is_codebase(index_meta(client, index))
+    return default_mode(available_modes(client, index, paths=paths), codebase=codebase)

@@ -70,6 +70,7 @@ class CodebaseParams(Params):
     coherence: float = 0.2  # a file's best unit gains this share of the top score, times the file's evidence
     same_file_decay: float = 0.1  # each further unit of a file already ranked counts this much less
     depth: int = 100  # candidates arranged
+    fusion_weights: tuple[float, float] = (0.7, 0.3)  # (lexical, dense) of mode hybrid on a codebase (z-scores)
 
     def field_list(self) -> list[str]:
         return [f"{name}^{boost:g}" for name, boost in self.fields.items() if boost > 0]
@@ -79,6 +80,8 @@ class CodebaseParams(Params):
         for key in ("fields", "role_weights"):
             if key in data:
                 data[key] = {str(k): float(v) for k, v in data[key].items()}
+        if "fusion_weights" in data:
+            data["fusion_weights"] = tuple(float(w) for w in data["fusion_weights"])
         return data
 
     def check(self) -> None:

@@ -34,7 +34,10 @@ class HybridRetriever(OneAtATime):
     @classmethod
     def from_index(cls, opened: OpenedIndex):
         lexical, dense = LexicalRetriever.from_index(opened), DenseRetriever.from_index(opened)
-        return cls(lexical, dense, params=opened.choice(cls.mode).params)
+        params = opened.choice(cls.mode).params
+        if lexical.codebase is not None:  # the weights chosen for codebases (retrieval/codebase.py)
+            params = FusionParams(method="linear", norm="zscore", weights=lexical.codebase.fusion_weights)
+        return cls(lexical, dense, params=params)
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         depth = max(self.params.depth, k)

@@ -25,11 +25,13 @@ from hybrid_search.config import EsSettings, Paths
 from hybrid_search.data.annotations import Qrels, load_qrels
 from hybrid_search.es.client import connect
 from hybrid_search.es.errors import describe_es_error
+from hybrid_search.es.indexing import index_meta
 from hybrid_search.es.queries import display_search
 from hybrid_search.es.search import retrying_search
 from hybrid_search.evaluation.ndcg import query_ndcg
 from hybrid_search.retrieval import available_modes, default_mode, make_retriever
 from hybrid_search.retrieval.base import Hit
+from hybrid_search.retrieval.codebase import is_codebase
 from hybrid_search.web.highlight import matched_terms
 
 MAX_QUERY_CHARS = 1000
@@ -173,6 +175,7 @@ class SearchService:
         self.circuit = Circuit()
         self._retrievers: dict[str, object] = {}
         self._modes: tuple[float, list[str]] | None = None
+        self._codebase = False  # an index of a source folder: its own default mode
         self._lock = threading.Lock()
 
     @contextmanager
@@ -197,11 +200,13 @@ class SearchService:
             return self._modes[1]
         with self._es_errors():
             modes = available_modes(self.client, self.index, paths=self.paths)
+            self._codebase = is_codebase(index_meta(self.client, self.index))
         self._modes = (time.monotonic(), modes)
         return modes
 
     def default_mode(self) -> str:
-        return default_mode(self.modes())
+        modes = self.modes()
+        return default_mode(modes, codebase=self._codebase)
 
     def _retriever(self, mode: str):
         with self._lock, self._es_errors():

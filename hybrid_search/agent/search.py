@@ -176,7 +176,9 @@ class Searcher:
         body = {"query": {"ids": {"values": [doc_id]}}, "_source": False, "script_fields": {"v": {"script": script}}}
         hits = retrying_search(self.client, index=folder.name, **body)["hits"]["hits"]
         values = hits[0].get("fields", {}).get("v") if hits else None
-        return (list(values), weights) if values else (None, None)
+        if values and isinstance(values[0], list):  # a script field's value comes back wrapped in a list
+            values = values[0]
+        return ([float(x) for x in values], weights) if values else (None, None)
 
 
 def vector_weights(client: Elasticsearch, folder: Folder) -> str | None:

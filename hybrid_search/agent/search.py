@@ -17,6 +17,7 @@ is excluded.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class Searcher:
     folders: list[Folder]
     paths: Paths
     _retrievers: dict[tuple[str, str, str], object] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # one load per retriever, whichever thread asks
 
     def modes(self) -> list[str]:
         """The modes every folder supports, in the first folder's order."""
@@ -64,9 +66,17 @@ class Searcher:
 
     def retriever(self, folder: Folder, mode: str):
         key = (folder.name, mode, aliased_index(self.client, folder.name) or folder.name)
-        if key not in self._retrievers:
-            self._retrievers[key] = make_retriever(self.client, folder.name, mode, paths=self.paths, source=UNIT_FIELDS)
-        return self._retrievers[key]
+        with self._lock:
+            if key not in self._retrievers:
+                self._retrievers[key] = make_retriever(
+                    self.client, folder.name, mode, paths=self.paths, source=UNIT_FIELDS
+                )
+            return self._retrievers[key]
+
+    def warm_up(self) -> None:
+        """Load the default mode's models (the encoder: seconds of torch start-up) before the first query needs
+        them, with one search."""
+        self.search("warm up", k=1)
 
     def search(
         self,

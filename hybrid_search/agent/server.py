@@ -40,7 +40,9 @@ from hybrid_search.es.errors import describe_es_error
 
 log = logging.getLogger("hybrid_search.agent")
 
-WAIT_FOR_SYNC_S = 60.0  # how long a tool waits for a sync in progress before saying the folder is being indexed
+# How long a tool waits for a sync in progress before saying the folder is being indexed: under the 60 s a client
+# such as Codex gives a tool call by default, so that the agent reads our line rather than a timeout.
+WAIT_FOR_SYNC_S = 45.0
 DEBOUNCE_MS = 300  # changes closer than this are one update: an agent's edit is searchable well within a second
 MAX_SKIPPED_SHOWN = 50
 
@@ -125,6 +127,10 @@ class Workspace:
         for state in self.states:
             self.sync_quietly(state)
         log.info("start-up sync done in %.1f s", time.monotonic() - started)
+        try:
+            self.searcher.warm_up()
+        except Exception as exc:  # noqa: BLE001 - a tool call will say what is wrong, in one line
+            log.warning("models not loaded in advance: %s", one_line(exc, self.settings.url))
         for state in self.states:
             threading.Thread(target=self._watch, args=(state,), name=f"watch-{state.folder.name}", daemon=True).start()
 

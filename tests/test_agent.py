@@ -181,6 +181,9 @@ def test_related_fuses_stored_vectors(es, project, index_name, paths, trained):
     # Every other unit has a vector, so the vector list ranks them all: the fusion returns each of them once.
     assert sorted(names) == sorted(set(names)) and len(names) == es.count(index=index_name)["count"] - 1
 
+    found = searcher.search("write rows to a csv file", k=3)
+    assert found.mode == "hybrid" and "write_rows" in [u.name for u in found.results]
+
 
 # ---------------------------------------------------------------- hybrid mcp as a real subprocess
 
@@ -216,6 +219,7 @@ def error_line(result) -> str:
 
 
 def test_mcp_server_tools_edits_and_errors(es, es_settings, project, index_name, paths, runner):
+    (project / "pkg/broken.py").write_text("import os\n\ndef broken(:\n    pass\n")
     params = server_params(project, index_name, es_settings.url, paths.home)
 
     async def session_body(session: ClientSession):
@@ -243,8 +247,10 @@ def test_mcp_server_tools_edits_and_errors(es, es_settings, project, index_name,
         status = (await session.call_tool("index_status", {})).structured_content
         folder = status["folders"][0]
         assert (folder["name"], folder["root"], folder["error"]) == (index_name, str(project.resolve()), None)
-        assert folder["units"] == es.count(index=index_name)["count"] and folder["files"] == 2
-        assert folder["watching"] and folder["last_update"]
+        assert folder["units"] == es.count(index=index_name)["count"] and folder["files"] == 3
+        assert folder["watching"] and folder["last_update"] and folder["modes"] == ["baseline", "lexical"]
+        assert [s["path"] for s in folder["skipped"]] == ["pkg/broken.py"] and folder["skipped_total"] == 1
+        assert folder["skipped"][0]["reason"].startswith("does not parse (line 3")
 
         # An edit is seen by the next searches: the watcher indexes it within a bounded wait.
         (project / "pkg/net.py").write_text(NET + '\n\ndef parse_zebra_stripes(text):\n    """Zebra stripes."""\n')

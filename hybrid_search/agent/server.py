@@ -43,6 +43,7 @@ log = logging.getLogger("hybrid_search.agent")
 # How long a tool waits for a sync in progress before saying the folder is being indexed: under the 60 s a client
 # such as Codex gives a tool call by default, so that the agent reads our line rather than a timeout.
 WAIT_FOR_SYNC_S = 45.0
+SEARCH_TIMEOUT_S = 15.0  # one Elasticsearch request of a tool (a search of a local index takes milliseconds)
 DEBOUNCE_MS = 300  # changes closer than this are one update: an agent's edit is searchable well within a second
 MAX_SKIPPED_SHOWN = 50
 
@@ -69,9 +70,12 @@ class Workspace:
     def __init__(self, settings: EsSettings, paths: Paths, folders: list[Folder], encoder_name: str | None = None):
         self.settings, self.paths, self.encoder_name = settings, paths, encoder_name
         # No check at start: the server must come up and answer (with one-line errors) while Elasticsearch is down.
+        # Writes get the time a bulk request of a first build needs; searches answer or fail within a tool call's
+        # time (a node that hangs must not hold the agent for minutes).
         self.client = connect(settings, request_timeout=120, check=False, max_retries=1)
+        search_client = connect(settings, request_timeout=SEARCH_TIMEOUT_S, check=False, max_retries=0)
         self.states = [FolderState(folder) for folder in folders]
-        self.searcher = Searcher(self.client, folders, paths)
+        self.searcher = Searcher(search_client, folders, paths)
         self.stop = threading.Event()
 
     # ------------------------------------------------------------ keeping the indices current
@@ -171,11 +175,12 @@ class Workspace:
         report, folder = state.report, state.folder
         index, units, encoder, modes, error = None, 0, None, [], state.error
         try:
-            index = aliased_index(self.client, folder.name)
+            client = self.searcher.client
+            index = aliased_index(client, folder.name)
             if index:
-                units = self.client.count(index=index)["count"]
-                encoder = index_meta(self.client, index).get("encoder")
-                modes = available_modes(self.client, folder.name, paths=self.paths)
+                units = client.count(index=index)["count"]
+                encoder = index_meta(client, index).get("encoder")
+                modes = available_modes(client, folder.name, paths=self.paths)
         except (TransportError, ApiError) as exc:
             error = one_line(exc, self.settings.url, folder.name)
         skipped = skipped_files(report) if report else []

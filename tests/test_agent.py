@@ -362,3 +362,123 @@ def read_replies(server: subprocess.Popen, until_id: int, timeout_s: float) -> l
         if replies[-1].get("id") == until_id:
             return replies
     raise AssertionError(f"no reply {until_id} within {timeout_s} s: {replies}")
+
+
+# ---------------------------------------------------------------- pure: bodies, merge, fusion, folders, units
+
+
+def test_request_bodies():
+    from hybrid_search.agent.queries import excluding, more_like_search, stored_vector, units_of_file
+
+    assert units_of_file("pkg/util.py", source=["path"]) == {
+        "query": {"bool": {"filter": [{"term": {"path": "pkg/util.py"}}]}},
+        "size": 10_000,
+        "_source": ["path"],
+    }
+    similar = more_like_search('x" OR *:(', fields=["code"], size=3, source=False, excluded_ids=["id1"])
+    mlt = similar["query"]["bool"]["must"][0]["more_like_this"]
+    assert mlt["like"] == ['x" OR *:('] and mlt["fields"] == ["code"] and mlt["min_doc_freq"] == 1
+    assert similar["query"]["bool"]["must_not"] == [{"ids": {"values": ["id1"]}}] and similar["size"] == 3
+    assert "bool" not in more_like_search("x", fields=["code"], size=3, source=False)["query"]
+
+    body = {"query": {"match_all": {}}, "size": 5}
+    assert excluding(body, []) is body
+    assert excluding(body, ["a"]) == {
+        "query": {"bool": {"must": [{"match_all": {}}], "must_not": [{"ids": {"values": ["a"]}}]}},
+        "size": 5,
+    }
+    assert body == {"query": {"match_all": {}}, "size": 5}  # not changed
+    vector = stored_vector("id9")
+    assert vector["query"] == {"bool": {"filter": [{"ids": {"values": ["id9"]}}]}} and vector["_source"] is False
+    assert "vectorValue" in vector["script_fields"]["vector"]["script"]["source"]
+
+
+def folder_hit(order: int, doc_id: str, score: float, path: str = "a.py", line: int = 1):
+    from hybrid_search.agent.folders import Folder
+    from hybrid_search.agent.search import FolderHit
+    from hybrid_search.retrieval.base import Hit
+
+    source = {"path": path, "start_line": line}
+    return FolderHit(order, Folder(name=f"f{order}", root=None), Hit(doc_id, "", score, source))
+
+
+def test_merge_by_score_ties_by_folder_order():
+    from hybrid_search.agent.search import merged
+
+    hits = [folder_hit(1, "x", 2.0), folder_hit(0, "y", 2.0), folder_hit(1, "z", 5.0), folder_hit(0, "w", 1.0)]
+    assert [(fh.order, fh.hit.doc_id) for fh in merged(hits)] == [(1, "z"), (0, "y"), (1, "x"), (0, "w")]
+
+
+def test_fusion_by_reciprocal_rank_keeps_one_id_per_folder():
+    from hybrid_search.agent.search import fused
+
+    text = [folder_hit(0, "a", 9.0), folder_hit(1, "a", 8.0), folder_hit(0, "b", 1.0)]
+    vector = [folder_hit(0, "b", 0.9), folder_hit(0, "a", 0.5)]
+    ranked = fused(text, vector)
+    scores = {(fh.order, fh.hit.doc_id): fh.hit.score for fh in ranked}
+    # rank 1 and 2 in the two lists, 1/(60+r) each (retrieval/fusion.py); the same id in folder 1 is its own unit.
+    assert scores[(0, "a")] == pytest.approx(1 / 61 + 1 / 62)
+    assert scores[(0, "b")] == pytest.approx(1 / 63 + 1 / 61)
+    assert scores[(1, "a")] == pytest.approx(1 / 62)
+    assert [key for key in scores] == [(0, "a"), (0, "b"), (1, "a")]
+
+
+def test_unit_snippet_is_bounded():
+    from hybrid_search.agent.folders import Folder
+    from hybrid_search.agent.search import FolderHit, unit
+    from hybrid_search.retrieval.base import Hit
+
+    code = "\n".join(f"line {i}" for i in range(1, 8))
+    source = {
+        "path": "sub/pkg/m.py",
+        "start_line": 3,
+        "end_line": 9,
+        "func_name": "f",
+        "kind": "function",
+        "code": code,
+    }
+    folder = Folder(name="proj", root=Path("/src/proj"), prefix="sub/")
+    shown = unit(FolderHit(0, folder, Hit("id", "", 1.23456, source)), 1, 3)
+    assert (shown.path, shown.file, shown.snippet, shown.lines_omitted) == (
+        "pkg/m.py",
+        "/src/proj/pkg/m.py",
+        "line 1\nline 2\nline 3",
+        4,
+    )
+    assert unit(FolderHit(0, folder, Hit("id", "", 1.0, source)), 1, 50).lines_omitted == 0
+
+
+def test_paths_map_to_what_the_index_holds(tmp_path):
+    from hybrid_search import HybridError
+    from hybrid_search.agent.folders import Folder, scoped_to
+
+    make_folder(tmp_path / "one", {"src/app.py": "x = 1\n"})
+    make_folder(tmp_path / "two", {"lib.py": "y = 2\n"})
+    one = Folder(name="one", root=(tmp_path / "one").resolve(), prefix="repo/")
+    two = Folder(name="two", root=(tmp_path / "two").resolve())
+    assert scoped_to([one, two], "src/app.py") == {"one": {"term": {"path": "repo/src/app.py"}}}
+    assert scoped_to([one, two], "src") == {"one": {"prefix": {"path": "repo/src/"}}}
+    assert scoped_to([one, two], str(tmp_path / "two" / "lib.py")) == {"two": {"term": {"path": "lib.py"}}}
+    assert scoped_to([one, two], str(tmp_path / "two")) == {"two": None}
+    with pytest.raises(HybridError, match="path not found in one .*, two .*: nowhere.py"):
+        scoped_to([one, two], "nowhere.py")
+    assert one.locate("../two/lib.py") is None  # outside the folder
+
+
+def test_location_and_folder_names(tmp_path):
+    from hybrid_search import HybridError
+    from hybrid_search.agent.server import folder_names
+    from hybrid_search.cli.search import parse_location
+
+    assert parse_location("a/b.py:12") == ("a/b.py", 12)
+    assert parse_location("C:/x.py:3") == ("C:/x.py", 3)
+    for bad in ("a/b.py", "a/b.py:x", ":3"):
+        with pytest.raises(HybridError, match="expected PATH:LINE"):
+            parse_location(bad)
+    roots = [tmp_path / "a" / "App", tmp_path / "b" / "app", tmp_path / "c"]
+    assert folder_names(roots, None) == ["app", "app-2", "c"]
+    assert folder_names(roots[:2], ["x", "y"]) == ["x", "y"]
+    with pytest.raises(HybridError, match="one per folder"):
+        folder_names(roots, ["x"])
+    with pytest.raises(HybridError, match="share one index"):
+        folder_names(roots[:2], ["x", "x"])

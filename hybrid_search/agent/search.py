@@ -26,10 +26,10 @@ from elasticsearch import Elasticsearch
 
 from hybrid_search import HybridError
 from hybrid_search.agent.folders import Folder, describe, scoped_to
+from hybrid_search.agent.queries import excluding, more_like_search, stored_vector, units_of_file
 from hybrid_search.agent.schema import SNIPPET_LINES, FolderRef, RelatedOut, SearchOut, Unit
 from hybrid_search.config import Paths
 from hybrid_search.es.indexing import aliased_index, index_meta
-from hybrid_search.es.mappings import VECTOR_FIELD
 from hybrid_search.es.queries import exact_vector_search
 from hybrid_search.retrieval import available_modes, default_mode, make_retriever
 from hybrid_search.retrieval.base import Hit, hit_from_es, plain_text, retrying_search
@@ -127,12 +127,10 @@ class Searcher:
         vector_run: list[FolderHit] = []
         vector, weights = self.stored_vector(home, target.doc_id)
         for order, folder in enumerate(self.folders):
-            excluded = [{"ids": {"values": [target.doc_id]}}] if folder is home else []
+            excluded = [target.doc_id] if folder is home else []
             text_run += [FolderHit(order, folder, h) for h in self.more_like(folder, like, k, excluded)]
             if vector is not None and vector_weights(self.client, folder) == weights:
-                body = exact_vector_search(vector, role_weights={}, size=k, source=UNIT_FIELDS)
-                if excluded:
-                    body["query"] = {"bool": {"must": [body["query"]], "must_not": excluded}}
+                body = excluding(exact_vector_search(vector, role_weights={}, size=k, source=UNIT_FIELDS), excluded)
                 hits = retrying_search(self.client, index=folder.name, **body)["hits"]["hits"]
                 vector_run += [FolderHit(order, folder, hit_from_es(h)) for h in hits]
         ranked = fused(merged(text_run), merged(vector_run)) if vector_run else merged(text_run)
@@ -151,7 +149,7 @@ class Searcher:
             relative = folder.locate(path)
             if relative is None or relative == "." or (folder.root and (folder.root / relative).is_dir()):
                 continue
-            body = {"query": {"term": {"path": folder.doc_path(relative)}}, "size": 10_000, "_source": UNIT_FIELDS}
+            body = units_of_file(folder.doc_path(relative), source=UNIT_FIELDS)
             units = [hit_from_es(h) for h in retrying_search(self.client, index=folder.name, **body)["hits"]["hits"]]
             if not units:
                 raise HybridError(f"{path} has no indexed units in {describe(folder)} (not Python, or not indexed)")
@@ -162,18 +160,10 @@ class Searcher:
             return folder, min(holding, key=lambda u: (u.source["end_line"] - u.source["start_line"], u.doc_id))
         raise HybridError(f"file not found in {', '.join(describe(f) for f in self.folders)}: {path}")
 
-    def more_like(self, folder: Folder, like: str, k: int, excluded: list[dict]) -> list[Hit]:
-        similar = {
-            "more_like_this": {
-                "fields": RELATED_FIELDS,
-                "like": [plain_text(like)],
-                # A small codebase: a word seen once, in one other unit, is already evidence.
-                "min_term_freq": 1,
-                "min_doc_freq": 1,
-                "max_query_terms": 40,
-            }
-        }
-        body = {"query": {"bool": {"must": [similar], "must_not": excluded}}, "size": k, "_source": UNIT_FIELDS}
+    def more_like(self, folder: Folder, like: str, k: int, excluded: list[str]) -> list[Hit]:
+        body = more_like_search(
+            plain_text(like), fields=RELATED_FIELDS, size=k, source=UNIT_FIELDS, excluded_ids=excluded
+        )
         return [hit_from_es(h) for h in retrying_search(self.client, index=folder.name, **body)["hits"]["hits"]]
 
     def stored_vector(self, folder: Folder, doc_id: str) -> tuple[list[float] | None, str | None]:
@@ -182,10 +172,8 @@ class Searcher:
         weights = vector_weights(self.client, folder)
         if weights is None:
             return None, None
-        script = f"doc['{VECTOR_FIELD}'].size() == 0 ? null : doc['{VECTOR_FIELD}'].vectorValue"
-        body = {"query": {"ids": {"values": [doc_id]}}, "_source": False, "script_fields": {"v": {"script": script}}}
-        hits = retrying_search(self.client, index=folder.name, **body)["hits"]["hits"]
-        values = hits[0].get("fields", {}).get("v") if hits else None
+        hits = retrying_search(self.client, index=folder.name, **stored_vector(doc_id))["hits"]["hits"]
+        values = hits[0].get("fields", {}).get("vector") if hits else None
         if values and isinstance(values[0], list):  # a script field's value comes back wrapped in a list
             values = values[0]
         return ([float(x) for x in values], weights) if values else (None, None)

@@ -105,7 +105,8 @@ async def edit_to_searchable(session: ClientSession, folder: Path) -> float:
     with target.open("a") as handle:
         handle.write(f'\n\ndef {name}():\n    """Marker added by scripts/measure_agent.py."""\n')
     while time.perf_counter() - started < 60:
-        _, answer = await timed(session, "search", {"query": name, "k": 1})
+        # Lexical: this measures freshness, not ranking (an identifier's definition is found by its name).
+        _, answer = await timed(session, "search", {"query": name, "k": 1, "mode": "lexical"})
         if answer["results"] and answer["results"][0]["name"] == name:
             return round(time.perf_counter() - started, 2)
         await anyio.sleep(0.05)

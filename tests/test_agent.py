@@ -274,6 +274,29 @@ def test_mcp_server_tools_edits_and_errors(es, es_settings, project, index_name,
     run_client(params, session_body)
 
 
+def test_mcp_server_over_several_folders(es_settings, tmp_path, project, index_name, paths):
+    other = make_folder(tmp_path / "plots", {"charts.py": PLOTS})
+    second = f"{index_name}-b"
+    params = server_params(project, index_name, es_settings.url, paths.home)
+    params.args = [*params.args[:-2], str(other), "--index", f"{index_name},{second}"]
+
+    async def session_body(session: ClientSession):
+        found = (await session.call_tool("search", {"query": "draw a histogram"})).structured_content
+        assert [f["name"] for f in found["folders"]] == [index_name, second]
+        assert (found["results"][0]["folder"], found["results"][0]["name"]) == (second, "draw_histogram")
+        assert {u["folder"] for u in found["results"]} <= {index_name, second}
+        csv = (await session.call_tool("search", {"query": "csv rows"})).structured_content["results"]
+        assert csv[0]["folder"] == index_name
+
+        where = str(other / "charts.py")  # absolute: the folder it is in decides
+        related = await session.call_tool("find_related", {"path": where, "line": 2})
+        assert related.structured_content["target"]["folder"] == second
+        status = (await session.call_tool("index_status", {})).structured_content["folders"]
+        assert [(f["name"], f["files"], f["error"]) for f in status] == [(index_name, 2, None), (second, 1, None)]
+
+    run_client(params, session_body)
+
+
 def closed_port() -> int:
     import socket
 

@@ -5,8 +5,8 @@ Several folders: each folder's index is searched on its own, by the same mode an
 folder alone uses (a codebase's ranking reads per-file evidence that only makes sense inside one index), and
 the lists are merged by score. The scores are of one form in every folder (same analyzers, ranking parameters
 and, with vectors, the same encoder), so a folder with strong matches comes before one with weak ones; they
-are not exactly comparable (BM25's document frequencies are each folder's own), which is why every folder
-gives its full k first: a folder's best units are never lost to the merge, only ordered by it.
+are not exactly comparable (BM25's document frequencies are each folder's own: the same match scores lower
+in a folder of few units), which is why every folder gives its full k first: the merge only orders them.
 
 Related code: the unit whose lines hold the location is the target; each folder is asked for units like it
 by text (Elasticsearch's more_like_this over its name, docstring and code) and, where the index holds

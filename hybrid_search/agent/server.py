@@ -111,8 +111,9 @@ class Workspace:
 
     def current(self, wait_s: float = WAIT_FOR_SYNC_S) -> None:
         """Before a tool runs: wait for any sync in progress; run again a first sync that failed."""
+        deadline = time.monotonic() + wait_s  # one wait for all the folders, not one per folder
         for state in self.states:
-            if not state.lock.acquire(timeout=wait_s):
+            if not state.lock.acquire(timeout=max(deadline - time.monotonic(), 0.01)):
                 raise HybridError(
                     f"{state.folder.name}: still indexing {state.folder.root} after {wait_s:.0f} s; try again shortly"
                 )
@@ -127,6 +128,10 @@ class Workspace:
         threading.Thread(target=self._start_all, name="hybrid-sync", daemon=True).start()
 
     def _start_all(self) -> None:
+        # Watchers first: a change made while the first sync reads the folder then triggers another one (it waits
+        # for the lock), instead of going unseen until the next change.
+        for state in self.states:
+            threading.Thread(target=self._watch, args=(state,), name=f"watch-{state.folder.name}", daemon=True).start()
         started = time.monotonic()
         for state in self.states:
             self.sync_quietly(state)
@@ -135,8 +140,6 @@ class Workspace:
             self.searcher.warm_up()
         except Exception as exc:  # noqa: BLE001 - a tool call will say what is wrong, in one line
             log.warning("models not loaded in advance: %s", one_line(exc, self.settings.url))
-        for state in self.states:
-            threading.Thread(target=self._watch, args=(state,), name=f"watch-{state.folder.name}", daemon=True).start()
 
     def _watch(self, state: FolderState) -> None:
         from hybrid_search.pipeline.source import watch_source

@@ -231,6 +231,8 @@ def test_mcp_server_tools_edits_and_errors(es, es_settings, project, index_name,
         assert not found.is_error, found
         top = found.structured_content["results"][0]
         assert (top["name"], top["path"], top["folder"]) == ("read_rows", "pkg/util.py", index_name)
+        text = found.content[0].text  # for clients that read text only: the same, as compact JSON
+        assert json.loads(text) == found.structured_content and "\n" not in text
 
         # `hybrid search --json` speaks the tool's schema, and ranks the same.
         shell = runner("search", "read a csv file into rows", "-k", "5", "--json", "--index", index_name)

@@ -28,7 +28,8 @@ from typing import Annotated, Any, Literal
 from elasticsearch import ApiError, TransportError
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field, ValidationError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, Field, ValidationError
 
 from hybrid_search import HybridError, __version__
 from hybrid_search.agent.folders import Folder, folder_of_root
@@ -250,14 +251,22 @@ class OneLineErrors(MCPServer):
             raise
 
 
-def tool_errors(body: Callable[[], Any], url: str) -> Any:
-    """Run a tool's body; what it knows can fail comes back as a one-line ToolError."""
+def tool_errors(body: Callable[[], BaseModel], url: str) -> CallToolResult:
+    """Run a tool's body; what it knows can fail comes back as a one-line ToolError.
+
+    The answer goes out as structured content (checked against the published schema by the SDK) and as
+    compact JSON text for clients that read only text (the SDK's own text is indented: 13-16% more characters
+    on ten results of this project's code)."""
     try:
-        return body()
+        answer = body()
     except HybridError as exc:
         raise ToolError(one_line(exc, url)) from None
     except (TransportError, ApiError) as exc:
         raise ToolError(one_line(exc, url)) from None
+    return CallToolResult(
+        content=[TextContent(type="text", text=answer.model_dump_json())],
+        structured_content=answer.model_dump(mode="json"),
+    )
 
 
 INSTRUCTIONS = """\
@@ -297,7 +306,7 @@ def build_server(workspace: Workspace) -> MCPServer:
         path: Annotated[
             str | None, Field(description="Only units under this file or folder (absolute, or relative to a folder).")
         ] = None,
-    ) -> SearchOut:
+    ) -> Annotated[CallToolResult, SearchOut]:
         """Search the code of the served folders; the best units (functions, methods, classes, module code) first,
         each with folder, file, line span, kind, qualified name, score and its first lines."""
         return tool_errors(lambda: workspace.search(query, k, mode, path), url)
@@ -307,13 +316,13 @@ def build_server(workspace: Workspace) -> MCPServer:
         path: Annotated[str, Field(description="A file in a served folder (absolute, or relative to the folder).")],
         line: Annotated[int, Field(ge=1, description="A line of that file; the unit holding it is the target.")],
         k: Annotated[int, Field(ge=1, le=MAX_K, description="How many units to return.")] = 10,
-    ) -> RelatedOut:
+    ) -> Annotated[CallToolResult, RelatedOut]:
         """Units similar to the function, method or class at path:line (by text, and by vector where the index has
         vectors), the unit itself left out: other implementations of the same idea, siblings, its tests."""
         return tool_errors(lambda: workspace.related(path, line, k), url)
 
     @server.tool()
-    def index_status() -> StatusOut:
+    def index_status() -> Annotated[CallToolResult, StatusOut]:
         """Each folder: its index, units, last update and what it changed, encoder, modes, skipped files and why,
         and the last error if an update failed."""
         return tool_errors(workspace.status, url)

@@ -45,7 +45,8 @@ log = logging.getLogger("hybrid_search.agent")
 # such as Codex gives a tool call by default, so that the agent reads our line rather than a timeout.
 WAIT_FOR_SYNC_S = 45.0
 SEARCH_TIMEOUT_S = 15.0  # one Elasticsearch request of a tool (a search of a local index takes milliseconds)
-DEBOUNCE_MS = 300  # changes closer than this are one update: an agent's edit is searchable well within a second
+DEBOUNCE_MS = 300
+WATCH_RETRY_S = 5.0  # pause before watching a folder again after its watch ended on an error  # changes closer than this are one update: an agent's edit is searchable well within a second
 MAX_SKIPPED_SHOWN = 50
 
 Mode = Literal["baseline", "lexical", "dense", "hybrid", "rerank"]
@@ -143,19 +144,25 @@ class Workspace:
             log.warning("models not loaded in advance: %s", one_line(exc, self.settings.url))
 
     def _watch(self, state: FolderState) -> None:
+        """Index each change of the folder until the server stops. A sync that fails (Elasticsearch down) is
+        recorded and raised; if it ends the watch, the folder is watched again after a pause, and the next tool
+        call syncs first (`current`), so a change made during an outage is not lost."""
         from hybrid_search.pipeline.source import watch_source
 
         state.watching = True
         try:
-            watch_source(
-                state.folder.root,
-                lambda: self.sync_quietly(state),
-                lambda report: None,  # logged by the sync itself
-                debounce_ms=DEBOUNCE_MS,
-                stop_event=self.stop,
-            )
-        except Exception as exc:  # noqa: BLE001 - a folder that vanished: say so, keep serving the rest
-            log.warning("%s: stopped watching: %s", state.folder.name, exc)
+            while not self.stop.is_set():
+                try:
+                    watch_source(
+                        state.folder.root,
+                        lambda: self.sync(state),
+                        lambda report: None,  # logged by the sync itself
+                        debounce_ms=DEBOUNCE_MS,
+                        stop_event=self.stop,
+                    )
+                except Exception as exc:  # noqa: BLE001 - said in one line; the watch resumes
+                    log.warning("%s: watching again in %.0f s: %s", state.folder.name, WATCH_RETRY_S, one_line(exc, ""))
+                    self.stop.wait(WATCH_RETRY_S)
         finally:
             state.watching = False
 

@@ -32,8 +32,13 @@ from hybrid_search.config import Paths
 from hybrid_search.es.indexing import aliased_index, index_meta
 from hybrid_search.es.queries import exact_vector_search
 from hybrid_search.retrieval import available_modes, default_mode, make_retriever
-from hybrid_search.retrieval.base import Hit, hit_from_es, plain_text, retrying_search
+from hybrid_search.retrieval.base import Hit, hit_from_es, plain_text
 from hybrid_search.retrieval.fusion import rrf
+
+try:  # main moved it to es/search.py (issue 27) after this branch began; drop the fallback once merged
+    from hybrid_search.es.search import retrying_search
+except ImportError:
+    from hybrid_search.retrieval.base import retrying_search
 
 UNIT_FIELDS = ["path", "start_line", "end_line", "func_name", "kind", "code", "docstring", "url"]
 MAX_QUERY_CHARS = 1000

@@ -46,7 +46,8 @@ log = logging.getLogger("hybrid_search.agent")
 WAIT_FOR_SYNC_S = 45.0
 SEARCH_TIMEOUT_S = 15.0  # one Elasticsearch request of a tool (a search of a local index takes milliseconds)
 DEBOUNCE_MS = 300
-WATCH_RETRY_S = 5.0  # pause before watching a folder again after its watch ended on an error  # changes closer than this are one update: an agent's edit is searchable well within a second
+WATCH_RETRY_S = 5.0  # pause before watching a folder again after its watch ended on an error, doubled up to
+WATCH_RETRY_MAX_S = 120.0  # changes closer than this are one update: an agent's edit is searchable well within a second
 MAX_SKIPPED_SHOWN = 50
 
 Mode = Literal["baseline", "lexical", "dense", "hybrid", "rerank"]
@@ -149,7 +150,7 @@ class Workspace:
         call syncs first (`current`), so a change made during an outage is not lost."""
         from hybrid_search.pipeline.source import watch_source
 
-        state.watching = True
+        state.watching, pause = True, WATCH_RETRY_S
         try:
             while not self.stop.is_set():
                 try:
@@ -161,8 +162,9 @@ class Workspace:
                         stop_event=self.stop,
                     )
                 except Exception as exc:  # noqa: BLE001 - said in one line; the watch resumes
-                    log.warning("%s: watching again in %.0f s: %s", state.folder.name, WATCH_RETRY_S, one_line(exc, ""))
-                    self.stop.wait(WATCH_RETRY_S)
+                    log.warning("%s: watching again in %.0f s: %s", state.folder.name, pause, one_line(exc, ""))
+                    self.stop.wait(pause)
+                    pause = min(pause * 2, WATCH_RETRY_MAX_S)  # a folder that is gone: not a line every 5 s
         finally:
             state.watching = False
 

@@ -109,15 +109,19 @@ def search_folders(obj: Context, query, mode, k, lines, path, as_json: bool, nam
 
     client = obj.client()
     searcher = Searcher(client, [folder_of_alias(client, name) for name in names], obj.paths)
-    snippet = lines if lines is not None else SNIPPET_LINES if as_json else 4
     try:
-        answer = searcher.search(query, k=k, mode=mode, path=path, snippet_lines=snippet)
+        answer = searcher.search(query, k=k, mode=mode, path=path, snippet_lines=snippet_lines(lines, as_json))
     except KeyboardInterrupt:
         fail("interrupted", code=130)
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
         return
     show_units(answer.results, labelled=len(names) > 1)
+
+
+def snippet_lines(asked: int | None, as_json: bool) -> int:
+    """Lines per snippet: as asked, else 4 on a terminal and SNIPPET_LINES for an agent reading JSON."""
+    return asked if asked is not None else SNIPPET_LINES if as_json else 4
 
 
 def show_units(units, labelled: bool) -> None:
@@ -151,8 +155,7 @@ def related_cmd(obj: Context, location: str, k: int, lines: int | None, as_json:
     path, line = parse_location(location)
     client = obj.client()
     searcher = Searcher(client, [folder_of_alias(client, name) for name in indices or [obj.index]], obj.paths)
-    snippet = lines if lines is not None else SNIPPET_LINES if as_json else 4
-    answer = searcher.related(path, line, k=k, snippet_lines=snippet)
+    answer = searcher.related(path, line, k=k, snippet_lines=snippet_lines(lines, as_json))
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from hybrid_search import __version__
-from hybrid_search.cli import data, evaluate, index, node, search, train, tune
+from hybrid_search.cli import agent, data, evaluate, index, node, search, train, tune
 from hybrid_search.cli.common import Context, HybridGroup
 from hybrid_search.config import DEFAULT_INDEX
 
@@ -43,6 +43,7 @@ def cli(ctx: click.Context, es_url: str | None, index: str):
       hybrid eval           # NDCG on the 99 CodeSearchNet queries, per mode
       hybrid index --source ~/src/myproject   # your own code, behind the alias `myproject`
       hybrid search "..." --index myproject
+      hybrid mcp ~/src/myproject   # the same for a coding agent (MCP, docs/agents.md)
     """
     from hybrid_search.es.indexing import validate_name
 
@@ -50,5 +51,5 @@ def cli(ctx: click.Context, es_url: str | None, index: str):
     ctx.obj = Context(es_url, validate_name(index), index_given=given)
 
 
-for family in (node, data, index, search, evaluate, tune, train):
+for family in (node, data, index, search, agent, evaluate, tune, train):
     family.register(cli)

@@ -7,8 +7,50 @@ from pathlib import Path
 import click
 
 from hybrid_search import HybridError
-from hybrid_search.cli.common import Context, data_option, fail, index_option, k_option
+from hybrid_search.agent import SNIPPET_LINES
+from hybrid_search.cli.common import Context, comma_list, data_option, fail, index_option, k_option
 from hybrid_search.retrieval.base import MODES
+
+
+def indices_option(function):
+    """`--index NAME[,NAME...]`: one alias, or several searched as one (results labelled by folder)."""
+
+    def set_indices(ctx: click.Context, param, value: str | None):
+        from hybrid_search.es.indexing import validate_name
+
+        names = comma_list(value)
+        if value is not None and not names:
+            raise click.BadParameter("give at least one alias")
+        return list(dict.fromkeys(validate_name(name) for name in names)) if names else None
+
+    return click.option(
+        "--index",
+        "indices",
+        default=None,
+        metavar="NAME[,NAME...]",
+        callback=set_indices,
+        help="Alias to search (the same as `hybrid --index NAME ...`); several, comma-separated, are searched as "
+        "one, each result labelled by its folder.",
+    )(function)
+
+
+def snippet_option(function):
+    return click.option(
+        "--max-snippet-lines",
+        "--lines",
+        "lines",
+        type=click.IntRange(0, 1000),
+        default=None,
+        help=f"Code lines shown per result [default: 4, with --json {SNIPPET_LINES}].",
+    )(function)
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object (the schema of docs/agents.md, the same as the MCP server's tools).",
+)
 
 
 @click.command("search")
@@ -17,18 +59,32 @@ from hybrid_search.retrieval.base import MODES
     "--mode",
     type=click.Choice(MODES),
     default=None,
-    help="Retrieval mode [default: hybrid when the index has vectors, else lexical, as on the page].",
+    help="Retrieval mode [default: hybrid when the index has vectors, else lexical; lexical on an index of a "
+    "source folder; as on the page].",
 )
 @k_option(10, "Results to show.")
-@click.option("--lines", type=click.IntRange(0, 100), default=4, show_default=True, help="Code lines shown per result.")
-@index_option
+@snippet_option
+@click.option(
+    "--path",
+    default=None,
+    metavar="PATH",
+    help="Only units under this file or folder (absolute, or relative to the indexed folder).",
+)
+@json_option
+@indices_option
 @click.pass_obj
-def search_cmd(obj: Context, query: str, mode: str | None, k: int, lines: int):
-    """Search the index and print ranked functions."""
+def search_cmd(
+    obj: Context, query: str, mode: str | None, k: int, lines: int | None, path: str | None, as_json: bool, indices
+):
+    """Search the index (or several, --index a,b) and print ranked functions."""
     from hybrid_search.retrieval import index_default_mode, make_retriever
 
     if not query.strip():
         raise HybridError("the query is empty")
+    if len(indices or []) > 1 or as_json or path:
+        return search_folders(obj, query, mode, k, lines, path, as_json, indices or [obj.index])
+    if indices:
+        obj.index = indices[0]
     try:
         client = obj.client()
         index = obj.require_index(client)
@@ -43,8 +99,80 @@ def search_cmd(obj: Context, query: str, mode: str | None, k: int, lines: int):
         click.secho(f"{rank:>3}. {src.get('func_name')}", bold=True, nl=False)
         click.echo(f"  {src.get('repo')}/{src.get('path')}:{src.get('start_line', 0)}  score {hit.score:.2f}")
         click.echo(f"     {hit.url}")
-        for line in src.get("code", "").splitlines()[:lines]:
+        for line in src.get("code", "").splitlines()[: 4 if lines is None else lines]:
             click.echo(f"     | {line}")
+
+
+def search_folders(obj: Context, query, mode, k, lines, path, as_json: bool, names: list[str]) -> None:
+    """Several aliases searched as one, a search under a path, or any search as JSON (agent/search.py)."""
+    from hybrid_search.agent.folders import folder_of_alias
+    from hybrid_search.agent.search import Searcher
+
+    client = obj.client()
+    searcher = Searcher(client, [folder_of_alias(client, name) for name in names], obj.paths)
+    try:
+        answer = searcher.search(query, k=k, mode=mode, path=path, snippet_lines=snippet_lines(lines, as_json))
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+        return
+    show_units(answer.results, labelled=len(names) > 1)
+
+
+def snippet_lines(asked: int | None, as_json: bool) -> int:
+    """Lines per snippet: as asked, else 4 on a terminal and SNIPPET_LINES for an agent reading JSON."""
+    return asked if asked is not None else SNIPPET_LINES if as_json else 4
+
+
+def show_units(units, labelled: bool) -> None:
+    if not units:
+        click.echo("no results")
+    for unit in units:
+        where = f"{unit.folder}: " if labelled else ""
+        click.secho(f"{unit.rank:>3}. {unit.name}", bold=True, nl=False)
+        click.echo(f"  {where}{unit.path}:{unit.start_line}-{unit.end_line} ({unit.kind})  score {unit.score:.2f}")
+        for line in unit.snippet.splitlines():
+            click.echo(f"     | {line}")
+        if unit.lines_omitted:
+            click.echo(f"     | ... {unit.lines_omitted} more lines")
+
+
+@click.command("related")
+@click.argument("location", metavar="PATH:LINE")
+@k_option(10, "Results to show.")
+@snippet_option
+@json_option
+@indices_option
+@click.pass_obj
+def related_cmd(obj: Context, location: str, k: int, lines: int | None, as_json: bool, indices):
+    """Code similar to the unit (function, method, class or module code) at PATH:LINE, the unit itself left out.
+
+    PATH is absolute or relative to the indexed folder; --index names the folders to look in.
+    """
+    from hybrid_search.agent.folders import folder_of_alias
+    from hybrid_search.agent.search import Searcher
+
+    path, line = parse_location(location)
+    client = obj.client()
+    searcher = Searcher(client, [folder_of_alias(client, name) for name in indices or [obj.index]], obj.paths)
+    answer = searcher.related(path, line, k=k, snippet_lines=snippet_lines(lines, as_json))
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+        return
+    target = answer.target
+    click.echo(
+        f"like {target.name} ({target.kind}, {target.path}:{target.start_line}-{target.end_line}), by {answer.method}:"
+    )
+    show_units(answer.results, labelled=len(indices or []) > 1)
+
+
+def parse_location(location: str) -> tuple[str, int]:
+    """`path/to/file.py:42` -> ("path/to/file.py", 42)."""
+    path, _, line = location.rpartition(":")
+    if not path or not line.isdigit():
+        raise HybridError(f"expected PATH:LINE (as in src/app.py:42), got {location!r}")
+    return path, int(line)
 
 
 @click.command("serve")
@@ -84,4 +212,5 @@ def serve_cmd(obj: Context, host: str, port: int, allow_hosts: tuple[str, ...], 
 
 def register(cli: click.Group) -> None:
     cli.add_command(search_cmd)
+    cli.add_command(related_cmd)
     cli.add_command(serve_cmd)

@@ -181,8 +181,10 @@ def test_related_fuses_stored_vectors(es, project, index_name, paths, trained):
     # Every other unit has a vector, so the vector list ranks them all: the fusion returns each of them once.
     assert sorted(names) == sorted(set(names)) and len(names) == es.count(index=index_name)["count"] - 1
 
-    found = searcher.search("write rows to a csv file", k=3)
-    assert found.mode == "hybrid" and "write_rows" in [u.name for u in found.results]
+    found = searcher.search("write rows to a csv file", k=3)  # a codebase's default mode (retrieval/modes.py)
+    assert found.mode == "lexical" and "write_rows" in [u.name for u in found.results]
+    fused = searcher.search("write rows to a csv file", k=3, mode="hybrid")
+    assert fused.mode == "hybrid" and "write_rows" in [u.name for u in fused.results]
 
 
 # ---------------------------------------------------------------- hybrid mcp as a real subprocess

@@ -1,5 +1,5 @@
 """A sanity check of the modes on your own code: written queries, each with the functions that answer it, and
-the rank each mode gives the first of them (README, "Search your own code").
+the rank each mode gives the first of them (docs/results.md, "own code, functions only").
 
     HYBRID_MODELS=... .venv/bin/python scripts/source_queries.py --index oc-stdlib [--queries FILE.json]
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from hybrid_search import HybridError
 from hybrid_search.cli import cli
 from hybrid_search.es import indexing
-from hybrid_search.pipeline.source import PENDING, describe_sync, sync_source, watch_source
+from hybrid_search.pipeline.source import PENDING, describe_sync, sync_source
+from hybrid_search.pipeline.watch import watch_source
 from hybrid_search.retrieval import available_modes, make_retriever
 
 UTIL_1 = '''\

@@ -20,7 +20,8 @@ from hybrid_search.config import EsSettings
 from hybrid_search.data.checkout import open_checkout, read_source, walk, watched_folders
 from hybrid_search.es import indexing
 from hybrid_search.es.client import connect
-from hybrid_search.pipeline.source import describe_sync, sync_source, watch_source
+from hybrid_search.pipeline.source import describe_sync, sync_source
+from hybrid_search.pipeline.watch import watch_source
 
 GOOD = 'def tidy_helper(values):\n    """Sort the values."""\n    return sorted(values)\n'
 BOGUS = "# -*- coding: bogus-codec -*-\ndef never_read():\n    return 1\n"

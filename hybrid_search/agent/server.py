@@ -148,7 +148,7 @@ class Workspace:
         """Index each change of the folder until the server stops. A sync that fails (Elasticsearch down) is
         recorded and raised; if it ends the watch, the folder is watched again after a pause, and the next tool
         call syncs first (`current`), so a change made during an outage is not lost."""
-        from hybrid_search.pipeline.source import watch_source
+        from hybrid_search.pipeline.watch import watch_source
 
         state.watching, pause = True, WATCH_RETRY_S
         try:

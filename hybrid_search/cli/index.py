@@ -177,7 +177,8 @@ def index_cmd(
 
 def index_source(obj: Context, source: Path, watch, rebuild, encoder, reads_docstring, bulk: dict, progress) -> None:
     """`hybrid index --source`: build or update the index of a folder, then, with --watch, keep it current."""
-    from hybrid_search.pipeline.source import choose_encoder, default_alias, describe_sync, sync_source, watch_source
+    from hybrid_search.pipeline.source import choose_encoder, default_alias, describe_sync, sync_source
+    from hybrid_search.pipeline.watch import watch_source
 
     if not source.is_dir():
         raise HybridError(f"source folder not found: {source}")

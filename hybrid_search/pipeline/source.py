@@ -1,13 +1,15 @@
-"""`hybrid index --source`: index the Python functions of a folder on disk, then keep the index current.
+"""`hybrid index --source`: index the units of a folder on disk (data/units.py: functions, methods, classes and
+module code, covering every line), then keep the index current (`--watch`: pipeline/watch.py).
 
 The first run builds a version behind the alias as `hybrid index` does (same analyzers, vectors, merge,
 count check, atomic alias move). Later runs update that live index in place, file by file:
 
 - the index's `_meta.files` maps each file to the sha1 of its bytes when it was last indexed; a file with
-  the same hash is not read again, and none of its functions is touched;
-- a changed or new file is parsed; each function's document id is its identity, file path + qualified
-  name (`Class.method`, then `#2`, `#3` for repeats such as a property's getter and setter), never its lines;
-  its `fn_sha` is the hash of its name, lines, code and docstring (`content_hash`). Same id and same hash:
+  the same hash is not read again, and none of its units is touched;
+- a changed or new file is parsed; each unit's document id is its identity, file path + qualified name
+  (`Class.method`, a module unit named after its module, then `#2`, `#3` for repeats such as a property's
+  getter and setter), never its lines (pipeline/source_documents.py); its `fn_sha` is the hash of its name,
+  kind, lines, code and docstring (`content_hash`). Same id and same hash:
   unchanged, not written (a new commit alone changes nothing). Same id, other hash: updated (an edit above a
   function that only moves it counts, since its lines changed). A new id is added; an id of the file that is
   gone is deleted;
@@ -21,20 +23,15 @@ next run, whose per-function comparison with what the index holds then finishes 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import re
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import Elasticsearch
 from elasticsearch.helpers import scan
 from tqdm import tqdm
 
@@ -46,9 +43,8 @@ from hybrid_search.data.checkout import (
     open_checkout,
     read_source,
     walk,
-    watched_folders,
 )
-from hybrid_search.data.extract import Extracted, ParseFailure
+from hybrid_search.data.extract import ParseFailure
 from hybrid_search.data.types import Function
 from hybrid_search.data.units import extract_units
 from hybrid_search.es import indexing, lease
@@ -57,6 +53,7 @@ from hybrid_search.es.documents import Doc, index_actions
 from hybrid_search.es.mappings import version_body
 from hybrid_search.es.queries import functions_of_paths
 from hybrid_search.pipeline.build import body_digest, vectors_of
+from hybrid_search.pipeline.source_documents import Document, unit_documents
 from hybrid_search.retrieval.codebase import KIND  # `_meta.build.kind` of an index made from a folder
 
 if TYPE_CHECKING:  # torch is imported only when an encoder is used
@@ -159,70 +156,6 @@ def choose_encoder(
         reads = reads_docstring_by_default(folder)
     same_vectors = recorded_weights == weights_fingerprint(folder, reads)
     return DeferredEncoder(folder, dims=meta.get("dims") if ours and same_vectors else None, reads_docstring=reads)
-
-
-# ---------------------------------------------------------------- documents of one file
-
-
-Document = tuple[Function, str, dict]  # a unit, its content hash, the fields only a codebase index has
-
-
-def unit_documents(checkout: Checkout, path: str, units: list[Extracted]) -> dict[str, Document]:
-    """doc id -> (Function, fn_sha, codebase fields) for the units of one file (data/units.py).
-
-    A module unit is named after its module (`pkg.util`); repeats of one name (a property's getter and
-    setter, a module's several runs of top-level code) are told apart by their order: `#2`, `#3`."""
-    seen: Counter[str] = Counter()
-    documents = {}
-    committed = path not in checkout.changed
-    module = module_name(path)
-    for item in units:
-        name = item.func_name or module
-        seen[name] += 1
-        identity = f"{path}::{name}" + (f"#{seen[name]}" if seen[name] > 1 else "")
-        function = Function(
-            url=checkout.url(path, item.start_line, item.end_line),
-            repo=checkout.repo,
-            path=path,
-            func_name=name,
-            code=item.code,
-            docstring=item.docstring,
-            sha=checkout.commit if committed else "",
-            start_line=item.start_line,
-            end_line=item.end_line,
-        )
-        fields = codebase_fields(path, name, item.kind)
-        documents[hashlib.sha1(identity.encode()).hexdigest()] = (function, content_hash(function, item.kind), fields)
-    return documents
-
-
-def module_name(path: str) -> str:
-    """`pkg/sub/mod.py` -> `pkg.sub.mod`; a package's `__init__.py` is the package itself."""
-    parts = path.removesuffix(".py").split("/")
-    if parts[-1] == "__init__" and len(parts) > 1:
-        parts = parts[:-1]
-    return ".".join(parts)
-
-
-def codebase_fields(path: str, name: str, kind: str) -> dict:
-    """What the ranking of a codebase reads besides the text (es_mappings/source_fields.json)."""
-    from hybrid_search.data.roles import path_role
-
-    parent, _, symbol = name.rpartition(".") if kind != "module" else ("", "", name)
-    return {
-        "kind": kind,
-        "symbol": symbol,
-        "parent": parent,
-        "role": path_role(path),
-        "file_words": path.removesuffix(".py").replace("/", " "),
-    }
-
-
-def content_hash(function: Function, kind: str = "function") -> str:
-    """What makes a unit changed: its file, name, kind, lines, code and docstring. Not the commit or the link:
-    a link made earlier still shows this very unit at these lines, so a commit alone rewrites nothing."""
-    fields = [function.path, function.func_name, function.start_line, function.end_line, function.code]
-    return hashlib.sha1(json.dumps([*fields, function.docstring, kind]).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- the index side
@@ -454,75 +387,3 @@ def describe_sync(report: SyncReport, shown_failures: int = 20) -> list[str]:
     else:
         lines.append(f"updated {report.alias} ({report.index}): {counts}; {report.functions:,} functions {timing}")
     return lines
-
-
-def watch_source(
-    root: Path,
-    sync: Callable[[], SyncReport],
-    on_report: Callable[[SyncReport], None],
-    *,
-    debounce_ms: int = 1000,
-    stop_event: threading.Event | None = None,
-    say: Callable[[str], None] = print,
-    max_wait_s: float = 30.0,
-) -> None:
-    """Run `sync` each time files under `root` change (changes closer than `debounce_ms` are one batch),
-    until Ctrl-C or `stop_event`. Only the folders the walk descends into are watched (`watched_folders`: no
-    symlinked folder, nothing git ignores), again after each sync as folders come and go; watchfiles' default
-    filter leaves out editor swap files; `sync` itself decides which changes matter.
-
-    A failed sync (Elasticsearch down or restarting) never ends the watch: it is said once (`say`), retried
-    after 1 s, 2 s, 4 s ... (at most `max_wait_s`) until one succeeds, which catches up with every change."""
-    from watchfiles import DefaultFilter, watch
-
-    stop_event = stop_event or threading.Event()
-    folders = watched_folders(open_checkout(root))
-    while not stop_event.is_set():
-        try:
-            for _changes in watch(
-                *folders,
-                watch_filter=DefaultFilter(),
-                debounce=debounce_ms,
-                stop_event=stop_event,
-                recursive=False,
-            ):
-                report = _sync_until_done(sync, stop_event, say, max_wait_s)
-                if report is None:
-                    return
-                on_report(report)
-                if (now := watched_folders(open_checkout(root))) != folders:
-                    folders = now
-                    break  # watch again, over the folders there are now
-            else:
-                return  # stopped
-        except FileNotFoundError:  # a folder removed between listing and watching it: list again
-            folders = watched_folders(open_checkout(root))
-
-
-def _sync_until_done(
-    sync: Callable[[], SyncReport], stop_event: threading.Event, say: Callable[[str], None], max_wait_s: float
-) -> SyncReport | None:
-    """`sync()`, retried with backoff while it fails; None when stopped meanwhile."""
-    wait, failed = 1.0, False
-    while not stop_event.is_set():
-        try:
-            report = sync()
-        except (HybridError, TransportError, ApiError) as error:
-            if not failed:  # once per outage, not once per try
-                say(f"sync failed: {_one_line(error)}; retrying every {max_wait_s:.0f} s at most until it succeeds")
-                failed = True
-            stop_event.wait(wait)
-            wait = min(wait * 2, max_wait_s)
-            continue
-        if failed:
-            say("sync succeeded again: caught up with the changes made meanwhile")
-        return report
-    return None
-
-
-def _one_line(error: Exception) -> str:
-    if isinstance(error, TransportError):
-        return f"Elasticsearch is not answering ({type(error).__name__})"
-    if isinstance(error, ApiError):
-        return f"Elasticsearch answered {error.meta.status} {error.message}"
-    return str(error)

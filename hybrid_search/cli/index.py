@@ -124,18 +124,29 @@ def index_cmd(
     only the files whose content changed and writing only the functions that changed (added, updated,
     deleted; the rest untouched). Files that do not parse are listed with file:line and skipped.
     """
+    bulk = {"chunk_size": bulk_size, "max_retries": bulk_retries, "writers": bulk_writers}
     if source is not None:
-        # HYBRID_DATA in the environment names the corpus for other commands: only a --data typed here clashes.
-        typed_data = click.get_current_context().get_parameter_source("data") == ParameterSource.COMMANDLINE
-        if typed_data or limit or strict or rejects:
-            raise HybridError("--data, --limit, --strict and --rejects apply to the corpus, not to --source")
-        if shards is not None or replicas is not None or dfs is not None:
-            # A codebase is small: one shard, no replica, and its ranking needs no cross-shard statistics.
-            raise HybridError("--shards, --replicas and --dfs apply to the corpus; a --source index has one shard")
-        bulk = {"chunk_size": bulk_size, "max_retries": bulk_retries, "writers": bulk_writers}
+        refuse_corpus_options(limit=limit, strict=strict, rejects=rejects, shards=shards, replicas=replicas, dfs=dfs)
         return index_source(obj, source, watch, rebuild, encoder, reads_docstring, bulk, progress)
     if watch:
         raise HybridError("--watch needs --source PATH (the corpus does not change)")
+    layout = {"shards": shards, "replicas": replicas, "dfs": dfs}
+    index_corpus(obj, data, limit, strict, rejects, rebuild, encoder, reads_docstring, bulk, layout, progress)
+
+
+def refuse_corpus_options(**given) -> None:
+    """With --source, the options that only mean something for the corpus are refused in one line."""
+    # HYBRID_DATA in the environment names the corpus for other commands: only a --data typed here clashes.
+    typed_data = click.get_current_context().get_parameter_source("data") == ParameterSource.COMMANDLINE
+    if typed_data or given["limit"] or given["strict"] or given["rejects"]:
+        raise HybridError("--data, --limit, --strict and --rejects apply to the corpus, not to --source")
+    if any(given[name] is not None for name in ("shards", "replicas", "dfs")):
+        # A codebase is small: one shard, no replica, and its ranking needs no cross-shard statistics.
+        raise HybridError("--shards, --replicas and --dfs apply to the corpus; a --source index has one shard")
+
+
+def index_corpus(obj: Context, data, limit, strict, rejects, rebuild, encoder, reads_docstring, bulk, layout, progress):
+    """`hybrid index`: build (or resume) the corpus's version behind the alias and report it."""
     from hybrid_search.data.corpus import count_records
     from hybrid_search.es.layout import data_node_count, default_layout
     from hybrid_search.pipeline.build import build_index, describe_build, write_rejects
@@ -143,9 +154,7 @@ def index_cmd(
     folder = resolve_data(data)
     client = obj.client(request_timeout=120)
     functions = min(limit, count_records(folder) or limit) if limit else count_records(folder) or 0
-    layout = default_layout(
-        data_nodes=data_node_count(client), functions=functions, shards=shards, replicas=replicas, dfs=dfs
-    )
+    layout = default_layout(data_nodes=data_node_count(client), functions=functions, **layout)
     model = None
     if encoder:
         from hybrid_search.encoder.resolve import load_encoder
@@ -162,10 +171,10 @@ def index_cmd(
         progress=progress,
         rebuild=rebuild,
         encoder=model,
-        chunk_size=bulk_size,
-        max_retries=bulk_retries,
+        chunk_size=bulk["chunk_size"],
+        max_retries=bulk["max_retries"],
         layout=layout,
-        writers=bulk_writers,
+        writers=bulk["writers"],
     )
     path = write_rejects(rejects or obj.paths.runs / f"rejects-{report.index}.tsv", report.failed)
     lines, failure = describe_build(report, path)

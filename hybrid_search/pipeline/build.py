@@ -7,6 +7,7 @@ import itertools
 import json
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from tqdm import tqdm
 
 from hybrid_search import HybridError
 from hybrid_search.data.corpus import ReadReport, corpus_files, count_records, read_corpus
+from hybrid_search.data.types import Function
 from hybrid_search.es import indexing, lease
 from hybrid_search.es.bulk import BulkResult, Rejected, bulk_load
 from hybrid_search.es.documents import docs_of, index_actions
@@ -118,33 +120,19 @@ def build_index(
         client, alias, build, version_body(vectors=vectors_of(encoder), layout=layout)
     )
     report = BuildReport(index=index, alias=alias, read=ReadReport(), resumed=resumed, layout=layout)
-
-    seen: set[str] = set()
-
-    def unique(functions):
-        for function in functions:
-            if function.doc_id in seen:
-                report.duplicates += 1
-                continue
-            seen.add(function.doc_id)
-            yield function
-
     functions = read_corpus(source, report.read, strict=strict)
     if limit:
         functions = itertools.islice(functions, limit)
     bar = tqdm(total=total, unit=" fn", desc=f"indexing {index}", disable=not progress, smoothing=0.05)
     with bar, lease.Renewal(client, index):  # a prune or another build leaves this version alone meanwhile
-        encode = encoder.encode_functions if encoder else None
-        actions = index_actions(docs_of(unique(functions)), indexing.load_alias(index), encode=encode)
-        result = bulk_load(
-            client,
-            actions,
-            on_done=bar.update,
-            chunk_size=chunk_size,
-            max_retries=max_retries,
-            copies=layout.active_copies,
-            writers=writers,
-        )
+        seen: set[str] = set()
+        bulk = {
+            "chunk_size": chunk_size,
+            "max_retries": max_retries,
+            "copies": layout.active_copies,
+            "writers": writers,
+        }
+        result = _load(client, index, _unique(functions, seen, report), encoder, bar.update, bulk)
         report.indexed, report.failed = result.indexed, result.failed
         report.seconds = time.monotonic() - started
         if not seen:
@@ -156,12 +144,28 @@ def build_index(
         if progress:
             tqdm.write(f"merging {index} into one segment (about 2 minutes for the full corpus) ...", file=sys.stderr)
         report.merge_seconds = indexing.merge_segments(client, index)
-    expected = len(seen) - len(result.failed)
     notes = {"rejected": len(result.failed), "skipped": report.read.skipped}
-    report.previous = indexing.finish_version(client, index, alias, expected, notes)
+    report.previous = indexing.finish_version(client, index, alias, len(seen) - len(result.failed), notes)
     report.swapped = True
     report.seconds = time.monotonic() - started
     return report
+
+
+def _unique(functions: Iterable[Function], seen: set[str], report: BuildReport) -> Iterator[Function]:
+    """Each function once (the first of a url read twice), the repeats counted as duplicates."""
+    for function in functions:
+        if function.doc_id in seen:
+            report.duplicates += 1
+            continue
+        seen.add(function.doc_id)
+        yield function
+
+
+def _load(client: Elasticsearch, index: str, functions, encoder, on_done, bulk: dict) -> BulkResult:
+    """Write the functions (with their vectors, when there is an encoder) into `index` through its load alias."""
+    encode = encoder.encode_functions if encoder else None
+    actions = index_actions(docs_of(functions), indexing.load_alias(index), encode=encode)
+    return bulk_load(client, actions, on_done=on_done, **bulk)
 
 
 def _up_to_date(

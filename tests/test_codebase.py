@@ -257,7 +257,7 @@ def test_rebuilding_the_same_folder_ranks_the_same(es, tmp_path, index_name, pat
 
     def rankings() -> dict:
         found = {}
-        for mode in ("lexical", "dense", "hybrid"):
+        for mode in ("baseline", "lexical", "dense", "hybrid"):
             retriever = make_retriever(es, index_name, mode, paths=paths)
             for query in queries:
                 found[(mode, query)] = [

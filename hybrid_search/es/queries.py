@@ -26,9 +26,14 @@ def _search(query, *, size: int, source: Source, filters: Sequence[dict] | None)
     return Search().query(query).extra(size=size, track_total_hits=False).source(source).to_dict()
 
 
-def baseline_search(text: str, *, size: int, source: Source = True, filters: Sequence[dict] | None = None) -> dict:
-    """CSN's Elasticsearch baseline: BM25, standard analyzer, on the name split into subtokens and on the code."""
+def baseline_search(
+    text: str, *, size: int, source: Source = True, filters: Sequence[dict] | None = None, stable: bool = False
+) -> dict:
+    """CSN's Elasticsearch baseline: BM25, standard analyzer, on the name split into subtokens and on the code.
+    `stable`: ties broken by path and line (`STABLE_ORDER`), as every search of a codebase is."""
     query = Q("multi_match", query=text, fields=["name_subtokens", "code"], type="best_fields")
+    if stable:
+        return _stable(query, size=size, source=source, filters=filters)
     return _search(query, size=size, source=source, filters=filters)
 
 

@@ -130,9 +130,10 @@ class BaselineRetriever(LexicalRetriever):
         codebase=None,
     ):
         super().__init__(client, index, source=source, search_type=search_type)
+        self.stable = codebase is not None  # a codebase's rankings break ties by path and line
 
     def body(self, text: str, *, k: int, filters: list[dict] | None = None) -> dict:
-        return baseline_search(plain_text(text), size=k, source=self.source, filters=filters)
+        return baseline_search(plain_text(text), size=k, source=self.source, filters=filters, stable=self.stable)
 
     def describe(self) -> dict:
         return {"mode": self.mode, "index": self.index}

@@ -213,6 +213,8 @@ def index_source(obj: Context, source: Path, watch, rebuild, encoder, reads_docs
     show(sync(rebuild))
     if not watch:
         return
+    if model is not None:  # loaded now (torch: ~1.5 s) rather than on the first edit, which is then searchable sooner
+        model.loaded()
     click.echo(f"watching {source} (Ctrl-C stops)")
     try:
         watch_source(source, lambda: sync(False, False), show, say=click.echo)

@@ -11,6 +11,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from tls_proxy import pump
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "csn-python"
 
 
@@ -212,21 +214,7 @@ class TcpRelay:
             with self._lock:
                 self._open += [client, server]
             for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, target):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                threading.Thread(target=pump, args=(source, target), daemon=True).start()
 
 
 NOBODY = 65534  # uid and gid of the user `nobody`

@@ -60,14 +60,15 @@ class TlsProxy:
             raw.close()
             return
         upstream = socket.create_connection(self.upstream)
-        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
-        _pump(client, upstream)
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
 
     def close(self) -> None:
         self.listener.close()
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
+def pump(source: socket.socket, target: socket.socket) -> None:
+    """Copy bytes from `source` to `target` until either side closes, then shut both down."""
     try:
         while data := source.recv(65536):
             target.sendall(data)

@@ -5,13 +5,15 @@ where something lives in it. So on a codebase index:
 
 - in Elasticsearch (es/queries.py): the text query also reads the file's path words (`cookies.py` answers
   "cookie storage"); a query that is an identifier (`HTTPAdapter`, `field_validator`) sends its
-  definitions first; tests, examples, compatibility and vendored code, and re-export `__init__` files are
-  weighted down by role (data/roles.py); the dense half scores every unit exactly, under the same weights;
+  definitions first; tests, examples, compatibility and vendored code, re-export `__init__` files and
+  private modules are weighted down by role (data/roles.py); the dense half scores every unit exactly, under
+  the same weights; ties are broken by path and line, so a rebuild ranks the same;
 - here, over the candidates ES returned (`arrange`): file-level evidence (a file with several strong
   units lifts its best one) and diversity across files (each further unit of a file already shown counts
   less), so that the first page shows the files that matter instead of ten units of one file.
 
-The parameters were chosen on ../shared/semble-dev (docs/codebase.md), never per repository.
+The parameters were chosen on ../shared/semble-dev (docs/codebase.md), never per repository; there lexical
+ranks best, so it is a codebase's default mode (retrieval/modes.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from hybrid_search.es.queries import Source, codebase_search
-from hybrid_search.retrieval.base import Hit, Ranking, Timer, plain_text
+from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, plain_text
 from hybrid_search.retrieval.params import Params
 
 KIND = "source"  # `_meta.build.kind` of an index made from a folder (pipeline/source.py)
@@ -147,7 +149,7 @@ def arrange(hits: list[Hit], params: CodebaseParams, k: int) -> list[Hit]:
     return [replace(hit, score=effective[hit.doc_id]) for hit in final]
 
 
-class CodebaseRanked:
+class CodebaseRanked(OneAtATime):
     """Any mode over a codebase index: its candidates (`params.depth` of them) arranged by `arrange`."""
 
     def __init__(self, inner, params: CodebaseParams):
@@ -160,10 +162,6 @@ class CodebaseRanked:
             hits = arrange(ranking.hits, self.params, k)
         stages = {**ranking.stages, "candidates": ranking.hits}
         return Ranking(hits, es_ms=ranking.es_ms, wall_ms=timer.ms, stages=stages)
-
-    def search_many(self, texts, *, k: int = 100, filters=None) -> list[Ranking]:
-        filters = filters or [None] * len(texts)
-        return [self.search(text, k=k, filters=extra) for text, extra in zip(texts, filters)]
 
     def reproducible(self):
         return CodebaseRanked(self.inner.reproducible(), self.params)

@@ -70,7 +70,7 @@ class CodebaseParams(Params):
         }
     )
     coherence: float = 0.2  # a file's best unit gains this share of the top score, times the file's evidence
-    same_file_decay: float = 0.1  # each further unit of a file already ranked counts this much less
+    same_file_decay: float = 0.5  # each further unit of a file already ranked counts this much less
     depth: int = 100  # candidates arranged
     fusion_weights: tuple[float, float] = (0.7, 0.3)  # (lexical, dense) of mode hybrid on a codebase (z-scores)
 

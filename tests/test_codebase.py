@@ -317,3 +317,27 @@ def test_eval_codebase_indexes_each_repository_and_scores_each_mode(es, es_setti
     assert lexical["CookieJar"]["top"][0] == "src/demo/jar.py:13-25"
     assert lexical["how are requests sent"]["top"][0].startswith("src/demo/sessions.py")
     assert {q["mode"] for q in written["queries"]} == {"lexical", "baseline"}
+
+
+def test_rerank_over_a_codebase_leaves_a_symbols_definition_first(es, folder, index_name, paths, trained, tmp_path):
+    from dataclasses import replace as with_
+
+    from hybrid_search.encoder.encoder import Encoder
+    from hybrid_search.encoder.resolve import load_reranker
+    from hybrid_search.es.indexing import index_meta
+    from hybrid_search.retrieval.base import OpenedIndex
+    from hybrid_search.retrieval.codebase import CodebaseRanked
+    from hybrid_search.retrieval.hybrid import HybridRetriever
+    from hybrid_search.retrieval.params import RerankParams
+    from hybrid_search.retrieval.rerank import Reranker, RerankRetriever, cache_key
+
+    sync_source(es, folder, index_name, encoder=Encoder.load(trained[3]), progress=False)
+    opened = OpenedIndex(es, index_name, index_meta(es, index_name), paths)
+    reranker = Reranker(load_reranker("minilm", models=tmp_path / "models"), tmp_path / "cache")
+    rerank = RerankRetriever(HybridRetriever.from_index(opened), reranker, params=RerankParams(model="minilm"))
+    ranked = CodebaseRanked(rerank, with_(CodebaseParams(), depth=20))
+    first = ranked.search("CookieJar", k=3).hits[0]
+    assert (first.source["path"], first.func_name, first.source["kind"]) == ("pkg/jar.py", "CookieJar", "class")
+    assert reranker.cache.get_many([cache_key(first)]) == {}  # a symbol is not re-ranked: nothing was embedded
+    words = ranked.search("cookie jar storage", k=3).hits
+    assert words and reranker.cache.get_many([cache_key(h) for h in words])  # words are

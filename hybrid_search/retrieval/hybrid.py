@@ -36,7 +36,8 @@ class HybridRetriever(OneAtATime):
         lexical, dense = LexicalRetriever.from_index(opened), DenseRetriever.from_index(opened)
         params = opened.choice(cls.mode).params
         if lexical.codebase is not None:  # the weights chosen for codebases (retrieval/codebase.py)
-            params = FusionParams(method="linear", norm="zscore", weights=lexical.codebase.fusion_weights)
+            codebase = lexical.codebase
+            params = FusionParams(method="linear", norm="zscore", weights=codebase.fusion_weights, depth=codebase.depth)
         return cls(lexical, dense, params=params)
 
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:

@@ -22,6 +22,7 @@ from hybrid_search.data.types import Function
 from hybrid_search.encoder import READ_TOKENS
 from hybrid_search.retrieval import fusion
 from hybrid_search.retrieval.base import Hit, OneAtATime, OpenedIndex, Ranking, Timer, plain_text
+from hybrid_search.retrieval.codebase import symbol_of
 from hybrid_search.retrieval.hybrid import HybridRetriever
 from hybrid_search.retrieval.params import RerankParams
 from hybrid_search.retrieval.tuned import load_choice
@@ -258,6 +259,10 @@ class RerankRetriever(OneAtATime):
     def search(self, text: str, *, k: int = 10, filters: list[dict] | None = None) -> Ranking:
         with Timer() as timer:
             first = self.first_stage.search(text, k=max(k, self.params.candidates), filters=filters)
+            if self.first_stage.lexical.codebase is not None and symbol_of(text):
+                # An identifier in a codebase: the first stage put its definitions first, and the re-ranker,
+                # which reads text alone, would only move them down (symbol NDCG@10 1.000 -> 0.852 on semble-dev).
+                return Ranking(first.hits[:k], es_ms=first.es_ms, wall_ms=timer.ms, stages=first.stages)
             head = first.hits[: self.params.candidates]
             similarity = self.reranker.similarities(text, head, fetch=self._sources)
             by_id = {h.doc_id: h for h in first.hits}

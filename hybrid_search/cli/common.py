@@ -19,21 +19,23 @@ class HybridGroup(click.Group):
     """Reports expected failures as one line on stderr with a non-zero exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context):
-        from elasticsearch import ApiError, TransportError
-
-        from hybrid_search.es.errors import describe_es_error
-
         try:
+            # Imported here, inside the `try`: loading the client takes a moment, and a Ctrl-C meanwhile must be
+            # the same one line as later (click's own "Aborted!" otherwise).
+            from elasticsearch import ApiError, TransportError
+
+            from hybrid_search.es.errors import describe_es_error
+
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # first: the names below may not be imported yet
+            resumable = ctx.invoked_subcommand in RESUMABLE
+            fail("interrupted" + ("; re-run the same command to resume" if resumable else ""), code=130)
         except HybridError as exc:
             fail(str(exc))
         except (TransportError, ApiError) as exc:
             obj = ctx.obj
             url = obj.settings.url if obj and "settings" in vars(obj) else "the cluster"
             fail(describe_es_error(exc, url, midway=True))
-        except KeyboardInterrupt:
-            resumable = ctx.invoked_subcommand in RESUMABLE
-            fail("interrupted" + ("; re-run the same command to resume" if resumable else ""), code=130)
         except OSError as exc:  # an output file or folder that cannot be written, a disk that is full
             fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
 

@@ -1,7 +1,7 @@
 """`hybrid eval-codebase`: index each repository of a semble-style folder and score every mode on its queries.
 
-Per repository: the time to build its index from nothing (`hybrid index --source` with a new version) and
-to re-run it with nothing changed, then for each mode the top 10 of every query, scored as
+Per repository: the time to build its index from nothing (`hybrid index --source` with a new version, the
+previous ones of its `bench-<repo>` alias deleted) and to re-run it with nothing changed, then for each mode the top 10 of every query, scored as
 evaluation/codebase.py says (NDCG@10 and NDCG@5, with n_relevant over the covered targets and over all),
 with the client wall time per query (p50 / p95, one warm-up query first).
 """
@@ -18,6 +18,7 @@ from elasticsearch.helpers import scan
 from tqdm import tqdm
 
 from hybrid_search.config import Paths
+from hybrid_search.es import indexing
 from hybrid_search.evaluation.codebase import (
     Located,
     Repo,
@@ -82,7 +83,10 @@ def build_repo(client: Elasticsearch, repo: Repo, *, paths: Paths, encoder: str 
     index_s = time.perf_counter() - started
     started = time.perf_counter()
     sync_source(client, repo.folder, alias, encoder=model, progress=False)
-    return RepoBuild(repo.name, report.functions, index_s, time.perf_counter() - started)
+    rerun_s = time.perf_counter() - started
+    for old in indexing.old_versions(client, alias)[0]:  # a benchmark's earlier builds are scratch: not kept
+        client.indices.delete(index=old)
+    return RepoBuild(repo.name, report.functions, index_s, rerun_s)
 
 
 def score_mode(client, repo: Repo, tasks: list[Task], mode: str, units: list[Located], *, paths: Paths):

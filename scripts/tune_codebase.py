@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hybrid_search.config import EsSettings, Paths
 from hybrid_search.es.client import connect
+from hybrid_search.es.indexing import index_meta
 from hybrid_search.evaluation.codebase import covered_targets, load_benchmark, ndcg_at, target_ranks
 from hybrid_search.pipeline.codebase_bench import RESULT_FIELDS, bench_alias, indexed_units, located
 from hybrid_search.pipeline.source import choose_encoder, sync_source
@@ -69,11 +70,12 @@ def main() -> None:
         alias = bench_alias(repo.name)
         model = choose_encoder(client, alias, args.encoder, models=paths.models)
         sync_source(client, repo.folder, alias, encoder=model, progress=False)
-        from hybrid_search.es.indexing import index_meta
-
         meta = index_meta(client, alias)
         encoder = index_encoder(meta, alias, models=paths.models) if "encoder" in meta else None
-        prepared.append((repo, alias, encoder, indexed_units(client, alias, repo.root)))
+        units = indexed_units(client, alias, repo.root)
+        mine = [task for task in tasks if task.repo == repo.name]
+        covered = [covered_targets(units, task.targets) for task in mine]  # what every configuration divides by
+        prepared.append((repo, alias, encoder, list(zip(mine, covered))))
     scores: dict[str, float] = {}
     for values in itertools.product(*ES_GRID.values()):
         base = es_params(*values)
@@ -81,23 +83,19 @@ def main() -> None:
             if weights is not None and any(encoder is None for *_, encoder, _ in prepared):
                 continue
             candidates = {}
-            for repo, alias, encoder, units in prepared:
+            for repo, alias, encoder, scored in prepared:
                 search = retriever(client, alias, base, weights, encoder)
-                for task in (t for t in tasks if t.repo == repo.name):
+                for task, _ in scored:
                     candidates[(repo.name, task.query)] = search.search(task.query, k=base.depth).hits
             for arranged in itertools.product(*ARRANGE_GRID.values()):
                 params = replace(base, **dict(zip(ARRANGE_GRID, arranged)))
                 per_repo = []
-                for repo, alias, encoder, units in prepared:
+                for repo, _, _, scored in prepared:
                     values_ = []
-                    for task in (t for t in tasks if t.repo == repo.name):
-                        top = [
-                            located(h.source, repo.root)
-                            for h in arrange(candidates[(repo.name, task.query)], params, 10)
-                        ]
-                        values_.append(
-                            ndcg_at(target_ranks(top, task.targets), covered_targets(units, task.targets), 10)
-                        )
+                    for task, n_covered in scored:
+                        hits = arrange(candidates[(repo.name, task.query)], params, 10)
+                        top = [located(h.source, repo.root) for h in hits]
+                        values_.append(ndcg_at(target_ranks(top, task.targets), n_covered, 10))
                     per_repo.append(sum(values_) / len(values_))
                 key = json.dumps({"es": values, "weights": weights, "arrange": arranged})
                 scores[key] = sum(per_repo) / len(per_repo)

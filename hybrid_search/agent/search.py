@@ -32,9 +32,8 @@ from hybrid_search.config import Paths
 from hybrid_search.es.indexing import aliased_index, index_meta
 from hybrid_search.es.queries import exact_vector_search
 from hybrid_search.es.search import retrying_search
-from hybrid_search.retrieval import available_modes, default_mode, make_retriever
+from hybrid_search.retrieval import default_mode, index_modes, make_retriever
 from hybrid_search.retrieval.base import Hit, hit_from_es, plain_text
-from hybrid_search.retrieval.codebase import is_codebase
 from hybrid_search.retrieval.fusion import rrf
 
 UNIT_FIELDS = ["path", "start_line", "end_line", "func_name", "kind", "code", "docstring", "url"]
@@ -61,10 +60,11 @@ class Searcher:
     _retrievers: dict[tuple[str, str, str], object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # one load per retriever, whichever thread asks
 
-    def modes(self) -> list[str]:
-        """The modes every folder supports, in the first folder's order."""
-        per_folder = [available_modes(self.client, f.name, paths=self.paths) for f in self.folders]
-        return [mode for mode in per_folder[0] if all(mode in modes for modes in per_folder)]
+    def modes(self) -> tuple[list[str], bool]:
+        """(the modes every folder supports, in the first folder's order; whether every folder is a codebase)."""
+        per_folder = [index_modes(self.client, f.name, paths=self.paths) for f in self.folders]
+        common = [mode for mode in per_folder[0][0] if all(mode in modes for modes, _ in per_folder)]
+        return common, all(codebase for _, codebase in per_folder)
 
     def retriever(self, folder: Folder, mode: str):
         key = (folder.name, mode, aliased_index(self.client, folder.name) or folder.name)
@@ -111,9 +111,8 @@ class Searcher:
         )
 
     def check_mode(self, mode: str | None) -> str:
-        modes = self.modes()
+        modes, codebase = self.modes()
         if mode is None:  # codebases have their own default (retrieval/modes.py)
-            codebase = all(is_codebase(index_meta(self.client, folder.name)) for folder in self.folders)
             return default_mode(modes, codebase=codebase)
         if mode not in modes:
             where = ", ".join(describe(f) for f in self.folders)

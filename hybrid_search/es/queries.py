@@ -18,12 +18,18 @@ Source = list[str] | bool
 # node) instead of returning a silently shorter ranking: ES's default would allow partial results.
 SEARCH_OPTIONS = {"allow_partial_search_results": False}
 
+# Ties broken by a stable key, so that rebuilding the same folder ranks the same (Lucene's own tie-break is
+# its internal document order, which depends on how the bulk writes interleaved).
+STABLE_ORDER = [{"_score": "desc"}, {"path": "asc"}, {"start_line": "asc"}]
 
-def _search(query, *, size: int, source: Source, filters: Sequence[dict] | None) -> dict:
-    """A scoring query, wrapped with non-scoring filters when there are any."""
+
+def _search(query, *, size: int, source: Source, filters: Sequence[dict] | None, stable: bool = False) -> dict:
+    """A scoring query, wrapped with non-scoring filters when there are any. `stable`: ties broken by path and
+    line (`STABLE_ORDER`), as every search of a codebase is."""
     if filters:
         query = Q("bool", must=[query], filter=list(filters))
-    return Search().query(query).extra(size=size, track_total_hits=False).source(source).to_dict()
+    search = Search().query(query).extra(size=size, track_total_hits=False).source(source)
+    return search.extra(track_scores=True).sort(*STABLE_ORDER).to_dict() if stable else search.to_dict()
 
 
 def baseline_search(
@@ -32,9 +38,7 @@ def baseline_search(
     """CSN's Elasticsearch baseline: BM25, standard analyzer, on the name split into subtokens and on the code.
     `stable`: ties broken by path and line (`STABLE_ORDER`), as every search of a codebase is."""
     query = Q("multi_match", query=text, fields=["name_subtokens", "code"], type="best_fields")
-    if stable:
-        return _stable(query, size=size, source=source, filters=filters)
-    return _search(query, size=size, source=source, filters=filters)
+    return _search(query, size=size, source=source, filters=filters, stable=stable)
 
 
 def lexical_search(
@@ -158,10 +162,6 @@ def functions_of_paths(paths: Sequence[str]) -> dict:
 
 # ---------------------------------------------------------------- searching a codebase (retrieval/codebase.py)
 
-# Ties broken by a stable key, so that rebuilding the same folder ranks the same (Lucene's own tie-break is
-# its internal document order, which depends on how the bulk writes interleaved).
-STABLE_ORDER = [{"_score": "desc"}, {"path": "asc"}, {"start_line": "asc"}]
-
 
 def _weighted_by_role(query, role_weights: dict[str, float]) -> Q:
     """Each unit's score times its file's role weight (tests, examples, compatibility code rank lower)."""
@@ -173,13 +173,6 @@ def _weighted_by_role(query, role_weights: dict[str, float]) -> Q:
     if not functions:
         return query
     return Q("function_score", query=query, functions=functions, score_mode="multiply", boost_mode="multiply")
-
-
-def _stable(query, *, size: int, source: Source, filters: Sequence[dict] | None) -> dict:
-    if filters:
-        query = Q("bool", must=[query], filter=list(filters))
-    search = Search().query(query).extra(size=size, track_total_hits=False, track_scores=True).source(source)
-    return search.sort(*STABLE_ORDER).to_dict()
 
 
 def codebase_search(
@@ -204,9 +197,8 @@ def codebase_search(
     if symbol and symbol_boost > 0:
         defines = Q("bool", should=[Q("term", symbol=symbol), Q("term", **{"func_name.keyword": symbol})])
         clauses.append(Q("constant_score", filter=defines, boost=symbol_boost))
-    return _stable(
-        _weighted_by_role(Q("bool", should=clauses), role_weights), size=size, source=source, filters=filters
-    )
+    query = _weighted_by_role(Q("bool", should=clauses), role_weights)
+    return _search(query, size=size, source=source, filters=filters, stable=True)
 
 
 def exact_vector_search(
@@ -227,4 +219,4 @@ def exact_vector_search(
             "params": {"query_vector": [float(x) for x in vector]},
         },
     )
-    return _stable(_weighted_by_role(cosine, role_weights), size=size, source=source, filters=filters)
+    return _search(_weighted_by_role(cosine, role_weights), size=size, source=source, filters=filters, stable=True)

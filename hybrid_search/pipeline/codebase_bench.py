@@ -1,9 +1,9 @@
 """`hybrid eval-codebase`: index each repository of a semble-style folder and score every mode on its queries.
 
 Per repository: the time to build its index from nothing (`hybrid index --source` with a new version, the
-previous ones of its `bench-<repo>` alias deleted) and to re-run it with nothing changed, then for each mode the top 10 of every query, scored as
-evaluation/codebase.py says (NDCG@10 and NDCG@5, with n_relevant over the covered targets and over all),
-with the client wall time per query (p50 / p95, one warm-up query first).
+previous ones of its `bench-<repo>` alias deleted) and to re-run it with nothing changed, then for each mode
+the top 10 of every query, scored as evaluation/codebase.py says (NDCG@10 and NDCG@5, with n_relevant over the
+covered targets and over all), with the client wall time per query (p50 / p95, one warm-up query first).
 """
 
 from __future__ import annotations
@@ -89,27 +89,28 @@ def build_repo(client: Elasticsearch, repo: Repo, *, paths: Paths, encoder: str 
     return RepoBuild(repo.name, report.functions, index_s, rerun_s)
 
 
-def score_mode(client, repo: Repo, tasks: list[Task], mode: str, units: list[Located], *, paths: Paths):
+def score_mode(client, repo: Repo, tasks: list[Task], mode: str, covered: list[int], *, paths: Paths):
+    """Every task's top 10 in `mode`, scored; `covered[i]`: how many of task i's targets the index covers."""
     retriever = make_retriever(
         client, bench_alias(repo.name), mode, paths=paths, source=RESULT_FIELDS, reproducible=True
     )
     retriever.search(tasks[0].query, k=10)  # loads what the mode needs: not timed
     results = []
-    for task in tasks:
+    for task, n_covered in zip(tasks, covered):
         started = time.perf_counter()
         hits = retriever.search(task.query, k=10).hits
         ms = (time.perf_counter() - started) * 1000
         top = [located(hit.source, repo.root) for hit in hits]
         ranks = target_ranks(top, task.targets)
-        covered, every = covered_targets(units, task.targets), len(task.targets)
+        every = len(task.targets)
         results.append(
             QueryResult(
                 repo.name,
                 mode,
                 task.query,
                 task.category,
-                ndcg_at(ranks, covered, 10),
-                ndcg_at(ranks, covered, 5),
+                ndcg_at(ranks, n_covered, 10),
+                ndcg_at(ranks, n_covered, 5),
                 ndcg_at(ranks, every, 10),
                 ndcg_at(ranks, every, 5),
                 ms,
@@ -136,8 +137,9 @@ def run_codebase_bench(
         alias = bench_alias(repo.name)
         units = indexed_units(client, alias, repo.root)
         mine = [task for task in tasks if task.repo == repo.name]
+        covered = [covered_targets(units, task.targets) for task in mine]  # the same in every mode
         for mode in [m for m in available_modes(client, alias, paths=paths) if not modes or m in modes]:
-            results += score_mode(client, repo, mine, mode, units, paths=paths)
+            results += score_mode(client, repo, mine, mode, covered, paths=paths)
     return builds, results
 
 

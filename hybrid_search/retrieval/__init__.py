@@ -18,6 +18,7 @@ __all__ = [
     "available_modes",
     "default_mode",
     "index_default_mode",
+    "index_modes",
     "make_retriever",
 ]
 
@@ -52,22 +53,30 @@ def make_retriever(
         source = sorted({*source, "path", "start_line"})
     opened = OpenedIndex(client, index, meta, paths, source, choices_for)
     retriever = retriever_class(mode).from_index(opened)
-    if is_codebase(meta) and getattr(retriever, "ranks_codebases", True):
+    if is_codebase(meta) and retriever.ranks_codebases:
         retriever = CodebaseRanked(retriever, CodebaseParams())
     return retriever.reproducible() if reproducible else retriever
 
 
-def available_modes(client: Elasticsearch, index: str, *, paths: Paths) -> list[str]:
-    """Every mode the index supports, in the table's order: some need vectors, rerank also its re-ranker."""
+def index_modes(client: Elasticsearch, index: str, *, paths: Paths) -> tuple[list[str], bool]:
+    """(every mode the index supports, in the table's order: some need vectors, rerank also its re-ranker;
+    whether it is a codebase, whose default mode differs), from one read of its `_meta`."""
     from hybrid_search.es.indexing import index_meta
+    from hybrid_search.retrieval.codebase import is_codebase
 
-    has_vectors = "encoder" in index_meta(client, index)
-    return [
+    meta = index_meta(client, index)
+    has_vectors = "encoder" in meta
+    modes = [
         mode.name
         for mode in TABLE
         if (has_vectors or not mode.needs_vectors)
         and (not mode.needs_reranker or retriever_class(mode.name).available(index, paths=paths))
     ]
+    return modes, is_codebase(meta)
+
+
+def available_modes(client: Elasticsearch, index: str, *, paths: Paths) -> list[str]:
+    return index_modes(client, index, paths=paths)[0]
 
 
 def default_mode(modes: list[str], *, codebase: bool = False) -> str:
@@ -78,8 +87,5 @@ def default_mode(modes: list[str], *, codebase: bool = False) -> str:
 
 def index_default_mode(client: Elasticsearch, index: str, *, paths: Paths) -> str:
     """The mode a search of `index` runs when none is asked for."""
-    from hybrid_search.es.indexing import index_meta
-    from hybrid_search.retrieval.codebase import is_codebase
-
-    codebase = is_codebase(index_meta(client, index))
-    return default_mode(available_modes(client, index, paths=paths), codebase=codebase)
+    modes, codebase = index_modes(client, index, paths=paths)
+    return default_mode(modes, codebase=codebase)

@@ -59,9 +59,13 @@ class Retriever(Protocol):
 
     def reproducible(self) -> Retriever: ...
 
+    ranks_codebases: bool
+
 
 class ModeDefaults:
     """The contract's defaults for a mode that needs nothing beyond its index and ranks the same every time."""
+
+    ranks_codebases = True  # on a codebase index its candidates are arranged as retrieval/codebase.py says
 
     @classmethod
     def available(cls, index: str, *, paths: Paths) -> bool:

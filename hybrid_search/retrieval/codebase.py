@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from hybrid_search.es.queries import Source, codebase_search
 from hybrid_search.retrieval.base import Hit, OneAtATime, Ranking, Timer, plain_text
-from hybrid_search.retrieval.params import Params
+from hybrid_search.retrieval.params import Params, boosted_fields, float_values
 
 KIND = "source"  # `_meta.build.kind` of an index made from a folder (pipeline/source.py)
 
@@ -75,13 +75,13 @@ class CodebaseParams(Params):
     fusion_weights: tuple[float, float] = (0.7, 0.3)  # (lexical, dense) of mode hybrid on a codebase (z-scores)
 
     def field_list(self) -> list[str]:
-        return [f"{name}^{boost:g}" for name, boost in self.fields.items() if boost > 0]
+        return boosted_fields(self.fields)
 
     @classmethod
     def _convert(cls, data: dict) -> dict:
         for key in ("fields", "role_weights"):
             if key in data:
-                data[key] = {str(k): float(v) for k, v in data[key].items()}
+                data[key] = float_values(data[key])
         if "fusion_weights" in data:
             data["fusion_weights"] = tuple(float(w) for w in data["fusion_weights"])
         return data

@@ -25,7 +25,6 @@ class LexicalRetriever(ModeDefaults):
     """
 
     mode = "lexical"
-    ranks_codebases = True  # its candidates are arranged by retrieval/codebase.py on a codebase index
 
     def __init__(
         self,

@@ -46,6 +46,16 @@ class Params:
         """Raise ValueError for values no search could use."""
 
 
+def boosted_fields(fields: dict[str, float]) -> list[str]:
+    """`{"func_name": 2.0, "path.text": 0.0}` -> `["func_name^2"]`: the fields a query reads, with their boosts."""
+    return [f"{name}^{boost:g}" for name, boost in fields.items() if boost > 0]
+
+
+def float_values(mapping: dict) -> dict[str, float]:
+    """A JSON object of weights by name, as the parameters hold it (names as text, weights as floats)."""
+    return {str(key): float(value) for key, value in mapping.items()}
+
+
 @dataclass(frozen=True)
 class LexicalParams(Params):
     """Field boosts and combination for mode `lexical`, plus the spaCy query-variant clauses."""
@@ -73,12 +83,12 @@ class LexicalParams(Params):
         return self.identifier_boost > 0 or self.lemma_boost > 0
 
     def field_list(self) -> list[str]:
-        return [f"{name}^{boost:g}" for name, boost in self.fields.items() if boost > 0]
+        return boosted_fields(self.fields)
 
     @classmethod
     def _convert(cls, data: dict) -> dict:
         if "fields" in data:
-            data["fields"] = {str(k): float(v) for k, v in data["fields"].items()}
+            data["fields"] = float_values(data["fields"])
         for key in ("identifier_boost", "lemma_boost"):
             if key in data:
                 data[key] = float(data[key])

@@ -25,13 +25,11 @@ from hybrid_search.config import EsSettings, Paths
 from hybrid_search.data.annotations import Qrels, load_qrels
 from hybrid_search.es.client import connect
 from hybrid_search.es.errors import describe_es_error
-from hybrid_search.es.indexing import index_meta
 from hybrid_search.es.queries import display_search
 from hybrid_search.es.search import retrying_search
 from hybrid_search.evaluation.ndcg import query_ndcg
-from hybrid_search.retrieval import available_modes, default_mode, make_retriever
+from hybrid_search.retrieval import default_mode, index_modes, make_retriever
 from hybrid_search.retrieval.base import Hit
-from hybrid_search.retrieval.codebase import is_codebase
 from hybrid_search.web.highlight import matched_terms
 
 MAX_QUERY_CHARS = 1000
@@ -199,8 +197,7 @@ class SearchService:
         if self._modes and time.monotonic() - self._modes[0] < MODES_TTL_S:
             return self._modes[1]
         with self._es_errors():
-            modes = available_modes(self.client, self.index, paths=self.paths)
-            self._codebase = is_codebase(index_meta(self.client, self.index))
+            modes, self._codebase = index_modes(self.client, self.index, paths=self.paths)
         self._modes = (time.monotonic(), modes)
         return modes
 

@@ -120,8 +120,9 @@ def test_search_under_a_path_and_its_errors(es, project, index_name, runner):
     assert {u.path for u in SearchOut.model_validate_json(scoped.output).results} == {"pkg/net.py"}
     missing = runner("search", "csv", "--path", "pkg/gone.py", "--index", index_name)
     assert missing.exit_code == 1 and "path not found" in missing.output and "pkg/gone.py" in missing.output
-    empty = runner("search", "  ", "--json", "--index", index_name)
-    assert empty.exit_code == 1 and "query is empty" in empty.output
+    for blank in ("  ", "\x01\x1b", "\u200b "):  # spaces, control characters, invisible marks: nothing to search
+        empty = runner("search", blank, "--json", "--index", index_name)
+        assert empty.exit_code == 1 and "query is empty" in empty.output, repr(blank)
 
 
 def test_several_folders_are_one_search_labelled_by_folder(es, tmp_path, project, index_name, runner):

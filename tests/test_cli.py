@@ -70,6 +70,7 @@ def test_missing_index_and_empty_query_are_clear(run):
     result = run("search", "read file")
     assert result.exit_code == 1 and "not found" in result.output and "hybrid index" in result.output
     assert "query is empty" in run("search", "   ").output
+    assert "query is empty" in run("search", "\x00\x1b \u200b").output  # control and invisible characters only
 
 
 def test_bad_data_and_bad_predictions(run, tmp_path):

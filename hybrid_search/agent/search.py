@@ -33,11 +33,10 @@ from hybrid_search.es.indexing import aliased_index, index_meta
 from hybrid_search.es.queries import exact_vector_search
 from hybrid_search.es.search import retrying_search
 from hybrid_search.retrieval import default_mode, index_modes, make_retriever
-from hybrid_search.retrieval.base import Hit, hit_from_es, plain_text
+from hybrid_search.retrieval.base import MAX_QUERY_CHARS, Hit, hit_from_es, plain_text, visible_query
 from hybrid_search.retrieval.fusion import rrf
 
 UNIT_FIELDS = ["path", "start_line", "end_line", "func_name", "kind", "code", "docstring", "url"]
-MAX_QUERY_CHARS = 1000
 MAX_K = 100
 RELATED_FIELDS = ["func_name", "docstring", "body"]  # body: the code without its docstring, split into words
 
@@ -90,7 +89,7 @@ class Searcher:
         snippet_lines: int = SNIPPET_LINES,
     ) -> SearchOut:
         started = time.perf_counter()
-        query, k = clean_query(query), check_k(k)
+        query, k = visible_query(query, MAX_QUERY_CHARS), check_k(k)
         mode = self.check_mode(mode)
         scopes = scoped_to(self.folders, path) if path else {f.name: None for f in self.folders}
         found: list[FolderHit] = []
@@ -228,15 +227,6 @@ def unit(found: FolderHit, rank: int, snippet_lines: int) -> Unit:
         snippet="\n".join(lines[:snippet_lines]),
         lines_omitted=max(len(lines) - snippet_lines, 0),
     )
-
-
-def clean_query(text: str) -> str:
-    query = text.strip()
-    if not query:
-        raise HybridError("the query is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise HybridError(f"the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
-    return query
 
 
 def check_k(k: int) -> int:

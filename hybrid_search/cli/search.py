@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -78,9 +79,9 @@ def search_cmd(
 ):
     """Search the index (or several, --index a,b) and print ranked functions."""
     from hybrid_search.retrieval import index_default_mode, make_retriever
+    from hybrid_search.retrieval.base import visible_query
 
-    if not query.strip():
-        raise HybridError("the query is empty")
+    visible_query(query, max_chars=sys.maxsize)  # nothing but spaces or control characters: the query is empty
     if len(indices or []) > 1 or as_json or path:
         return search_folders(obj, query, mode, k, lines, path, as_json, indices or [obj.index])
     if indices:

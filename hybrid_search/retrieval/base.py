@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, Self, runtime_checkable
@@ -127,6 +128,20 @@ def hits_of(item: dict, index: str) -> list[Hit]:
             f"search failed on {index}: {error.get('reason', error) if isinstance(error, dict) else error}"
         )
     return [hit_from_es(h) for h in item["hits"]["hits"]]
+
+
+MAX_QUERY_CHARS = 1000  # a query longer than this is refused by the page and the agent tools alike
+
+
+def visible_query(text: str, max_chars: int = MAX_QUERY_CHARS) -> str:
+    """The query with control characters (NUL, escapes) as spaces; refused in one line when nothing visible is
+    left (only spaces and invisible format marks) or when it is longer than `max_chars`."""
+    query = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text).strip()
+    if not any(unicodedata.category(ch)[0] not in "CZ" for ch in query):
+        raise HybridError("the query is empty")
+    if len(query) > max_chars:
+        raise HybridError(f"the query is {len(query)} characters long; at most {max_chars} are allowed")
+    return query
 
 
 def plain_text(query: str) -> str:

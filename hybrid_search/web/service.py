@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,10 +28,9 @@ from hybrid_search.es.queries import display_search
 from hybrid_search.es.search import retrying_search
 from hybrid_search.evaluation.ndcg import query_ndcg
 from hybrid_search.retrieval import default_mode, index_modes, make_retriever
-from hybrid_search.retrieval.base import Hit
+from hybrid_search.retrieval.base import MAX_QUERY_CHARS, Hit, visible_query
 from hybrid_search.web.highlight import matched_terms
 
-MAX_QUERY_CHARS = 1000
 MAX_K = 100
 DISPLAY_FIELDS = ["url", "repo", "path", "start_line", "func_name", "docstring", "code"]
 MODES_TTL_S = 30.0  # how long the list of available modes is trusted (the alias may move to a new build)
@@ -96,13 +94,11 @@ def load_optional_qrels(data_dir: Path | None) -> Qrels:
 
 
 def clean_query(text: str) -> str:
-    """The query with control characters (NUL, escapes) as spaces; refused when nothing visible is left."""
-    query = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text).strip()
-    if not any(unicodedata.category(ch)[0] not in "CZ" for ch in query):  # only spaces and invisible format marks
-        raise InvalidParameter("q: the query is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise InvalidParameter(f"q: the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
-    return query
+    """`visible_query`, refused as the API's invalid parameter `q`."""
+    try:
+        return visible_query(text, MAX_QUERY_CHARS)
+    except HybridError as exc:
+        raise InvalidParameter(f"q: {exc}") from None
 
 
 def check_k(k: int) -> int:
